@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed
+	exitUsage = 2 // bad command line or configuration
+)
+
+// usageError marks errors in what the user typed or configured.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+func exitCode(err error) int {
+	var ue usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// command is one subcommand of hogpipe.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, env *environment) error
+}
+
+// environment is what every command gets from the outside world.
+type environment struct {
+	getenv         func(string) string
+	stdout, stderr io.Writer
+}
+
+func commands() []command {
+	return []command{
+		{"serve", "Receive PostHog events over HTTP and feed the destinations.", runServe},
+		{"export", "Write the stored training examples as JSONL.", runExport},
+		{"bench", "Measure ingest throughput and latency against a no-op baseline.", runBench},
+		{"version", "Print the version.", runVersion},
+	}
+}
+
+// run is the whole program: main only calls it, and tests call it too.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	env := &environment{getenv: getenv, stdout: stdout, stderr: stderr}
+	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
+		printUsage(stdout)
+		if len(args) < 2 {
+			return usagef("no command given")
+		}
+		return nil
+	}
+	name := args[1]
+	for _, c := range commands() {
+		if c.name == name {
+			err := c.run(ctx, args[2:], env)
+			if errors.Is(err, flag.ErrHelp) {
+				return nil
+			}
+			return err
+		}
+	}
+	return usagef("unknown command %q; run 'hogpipe --help' for the list", name)
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprint(w, "hogpipe turns PostHog events into training data and marketing emails.\n\nUsage: hogpipe <command> [flags]\n\nCommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, "\nRun 'hogpipe <command> --help' for a command's flags.\n")
+}
+
+func runVersion(ctx context.Context, args []string, env *environment) error {
+	fs := newFlagSet("version", "Print the version.", env.getenv, env.stderr)
+	if err := fs.parse(args); err != nil {
+		return usageError{err}
+	}
+	fmt.Fprintln(env.stdout, "hogpipe", version())
+	return nil
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				return bi.Main.Version + " (" + s.Value[:12] + ")"
+			}
+		}
+		return bi.Main.Version
+	}
+	return "unknown"
+}
+
+// newLogger logs JSON unless stderr is a terminal, where people read it.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return slog.New(slog.NewTextHandler(w, opts)), nil
+		}
+	}
+	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/server"
+	"github.com/hogpipe/hogpipe/sqlite"
+)
+
+type serveConfig struct {
+	addr          string
+	dataDir       string
+	trainingFile  string
+	maxBodyBytes  int64
+	logLevel      string
+	shutdownGrace time.Duration
+}
+
+func serveFlags(env *environment) (*flagSet, *serveConfig) {
+	c := &serveConfig{}
+	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env.getenv, env.stderr)
+	fs.fs.StringVar(&c.addr, "addr", ":3000", "address to listen on (PORT may hold just a port number)")
+	fs.bind("addr", "PORT")
+	addDataFlags(fs, &c.dataDir, &c.trainingFile)
+	fs.fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
+	fs.bind("max-body-bytes", "HOGPIPE_MAX_BODY_BYTES")
+	fs.fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	fs.bind("log-level", "HOGPIPE_LOG_LEVEL")
+	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
+	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
+	return fs, c
+}
+
+func addDataFlags(fs *flagSet, dataDir, trainingFile *string) {
+	fs.fs.StringVar(dataDir, "data-dir", "./data", "directory for hogpipe's database")
+	fs.bind("data-dir", "HOGPIPE_DATA_DIR")
+	fs.fs.StringVar(trainingFile, "training-file", "training_data.jsonl", "training data file kept in step with the store")
+	fs.bind("training-file", "HOGPIPE_TRAINING_FILE")
+}
+
+func dbPath(dataDir string) string { return filepath.Join(dataDir, "hogpipe.db") }
+
+func runServe(ctx context.Context, args []string, env *environment) error {
+	fs, c := serveFlags(env)
+	if err := fs.parse(args); err != nil {
+		return usageError{err}
+	}
+	if c.maxBodyBytes < 1024 {
+		return usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
+	}
+	log, err := newLogger(env.stderr, c.logLevel)
+	if err != nil {
+		return err
+	}
+
+	unlock, err := lockDataDir(c.dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store in %s: %w", c.dataDir, err)
+	}
+	defer store.Close()
+
+	mirror, err := jsonl.Open(ctx, c.trainingFile, store, log)
+	if err != nil {
+		return fmt.Errorf("recover %s: %w", c.trainingFile, err)
+	}
+	// Bring the file up to date before taking traffic, so that after a
+	// crash the file is whole again by the time /healthz answers.
+	if err := mirror.CatchUp(ctx); err != nil {
+		return fmt.Errorf("bring %s up to date: %w", c.trainingFile, err)
+	}
+	store.OnCommit(mirror.Notify)
+	mirrorCtx, stopMirror := context.WithCancel(context.Background())
+	mirrorDone := make(chan error, 1)
+	go func() { mirrorDone <- mirror.Run(mirrorCtx) }()
+
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes}, store, log)
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		stopMirror()
+		<-mirrorDone
+		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
+	}
+	fmt.Fprintf(env.stdout, "hogpipe listening on http://%s\n", displayAddr(ln.Addr()))
+	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", mirror.Path())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		stopMirror()
+		<-mirrorDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", c.shutdownGrace)
+	srv.Drain()
+	shutCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
+	defer cancel()
+	// Shutdown returns once every in-flight request has its answer, and
+	// each answer waited for its commit.
+	shutErr := hs.Shutdown(shutCtx)
+	stopMirror()
+	mirrorErr := <-mirrorDone
+	closeErr := store.Close()
+	if err := errors.Join(shutErr, mirrorErr, closeErr); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// displayAddr turns ":3000" / "[::]:3000" into something a browser opens.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// lockDataDir makes sure one hogpipe serve owns a data directory: two
+// would both append to the same training file.
+func lockDataDir(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "hogpipe.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another hogpipe serve; stop it or use another --data-dir", dir)
+	}
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,65 @@
+// Package hogpipe holds the domain of the pipeline: events as they arrive
+// from PostHog, the training examples and emails made from them, and the
+// interfaces the store and the transports implement. Subpackages wrap one
+// dependency each (sqlite, posthog, jsonl, mailgun, server).
+package hogpipe
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Source tells how an event reached hogpipe.
+type Source string
+
+const (
+	SourceWebhook Source = "webhook" // PostHog Cloud's HTTP Webhook destination
+	SourceCapture Source = "capture" // posthog-js speaking the capture protocol to us
+)
+
+// Event names that feed a destination.
+const (
+	EventGenerationFailed = "generation_failed"
+	EventFeatureUsed      = "feature_used"
+)
+
+// Event is one PostHog event, normalised from any of the shapes it arrives in.
+type Event struct {
+	// UUID is the dedupe key: the event's own uuid, else a delivery id
+	// from the request headers, else a fresh id (then no dedupe is possible).
+	UUID       string
+	Name       string
+	DistinctID string
+	Timestamp  time.Time // when it happened, per the sender
+	ReceivedAt time.Time
+	Source     Source
+	// Properties are the event's properties as received (JSON object).
+	Properties map[string]any
+	// Person holds the person's properties (JSON object) when known.
+	Person map[string]any
+}
+
+// PropString returns a string property, or "" when absent or not a string.
+func (e *Event) PropString(key string) string {
+	s, _ := e.Properties[key].(string)
+	return s
+}
+
+// IngestResult is what the store says about one event it was given.
+type IngestResult struct {
+	UUID      string `json:"id"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// StoredEvent is an event as the store returns it for listing.
+type StoredEvent struct {
+	Seq        int64           `json:"seq"`
+	UUID       string          `json:"id"`
+	Name       string          `json:"event"`
+	DistinctID string          `json:"distinct_id"`
+	Source     Source          `json:"source"`
+	Timestamp  time.Time       `json:"timestamp"`
+	ReceivedAt time.Time       `json:"received_at"`
+	Properties json.RawMessage `json:"properties"`
+	Person     json.RawMessage `json:"person,omitempty"`
+}

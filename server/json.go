@@ -1,0 +1,78 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// errorBody is every error response: a stable code, a message for people
+// and, when one field is at fault, its path.
+type errorBody struct {
+	Status  string `json:"status"`
+	Code    string `json:"code"`
+	Error   string `json:"error"`
+	Field   string `json:"field,omitempty"`
+	Details any    `json:"details,omitempty"`
+}
+
+// retryAfterSeconds is the Retry-After sent with every 503: PostHog retries
+// within a few seconds anyway, and one second is enough for a busy store.
+const retryAfterSeconds = "1"
+
+func statusOf(code string) int {
+	switch code {
+	case hogpipe.EMalformed:
+		return http.StatusBadRequest
+	case hogpipe.EInvalid:
+		return http.StatusUnprocessableEntity
+	case hogpipe.ETooLarge:
+		return http.StatusRequestEntityTooLarge
+	case hogpipe.EUnauthorized:
+		return http.StatusUnauthorized
+	case hogpipe.EUnavailable:
+		return http.StatusServiceUnavailable
+	case hogpipe.ENotFound:
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // the client may be gone; nothing to do about it
+}
+
+// writeError answers with err's status and JSON body. Causes (err.Err) go
+// to the log, not to the client: they can name files and SQL.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	code := hogpipe.ErrorCode(err)
+	status := statusOf(code)
+	body := errorBody{Status: "error", Code: code, Error: "internal error"}
+	var e *hogpipe.Error
+	if errors.As(err, &e) {
+		body.Error, body.Field = e.Message, e.Field
+		if e.Field != "" {
+			body.Error = e.Field + ": " + e.Message
+		}
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+	}
+	if status >= 500 {
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+	} else {
+		setRejectReason(r, code)
+	}
+	writeJSON(w, status, body)
+}
+
+func writeStatus(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, errorBody{Status: "error", Code: code, Error: msg})
+}

@@ -1,0 +1,59 @@
+// Package server is hogpipe's HTTP side: PostHog webhook and capture
+// endpoints, the read API behind the dashboard, and the embedded web app.
+// Every route is listed in routes.go.
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// Store is what the server needs from the event store.
+type Store interface {
+	Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.IngestResult, error)
+	Ping(ctx context.Context) error
+}
+
+// Config is the server's share of hogpipe's configuration.
+type Config struct {
+	MaxBodyBytes int64
+	// MaxEvents bounds the events in one request.
+	MaxEvents int
+}
+
+// Server holds the dependencies handlers are made from.
+type Server struct {
+	cfg      Config
+	store    Store
+	log      *slog.Logger
+	now      func() time.Time
+	draining atomic.Bool
+	reqSeq   atomic.Uint64
+}
+
+// New returns the server; Handler gives its http.Handler.
+func New(cfg Config, store Store, log *slog.Logger) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxEvents <= 0 {
+		cfg.MaxEvents = 1000
+	}
+	return &Server{cfg: cfg, store: store, log: log, now: time.Now}
+}
+
+// Handler returns the root handler with middleware applied.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.routes(mux)
+	return s.logRequests(mux)
+}
+
+// Drain marks the server as shutting down: /readyz fails from now on, so a
+// load balancer stops sending before the listener closes.
+func (s *Server) Drain() { s.draining.Store(true) }

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/posthog"
+)
+
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// readBody reads at most limit bytes; more is an ETooLarge error. The
+// returned release puts the buffer back once the caller is done with it.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, func(), error) {
+	buf := bufPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	release := func() {
+		if buf.Cap() <= 4<<20 { // don't keep a huge buffer forever
+			bufPool.Put(buf)
+		}
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		release()
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, nil, hogpipe.Errorf(hogpipe.ETooLarge, "body larger than %d bytes", limit)
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, nil, hogpipe.Errorf(hogpipe.EMalformed, "body ended early")
+		}
+		return nil, nil, hogpipe.Errorf(hogpipe.EMalformed, "cannot read body: %v", err)
+	}
+	return buf.Bytes(), release, nil
+}
+
+// webhookResponse is the answer to a webhook delivery.
+type webhookResponse struct {
+	Status    string                 `json:"status"`
+	ID        string                 `json:"id,omitempty"`
+	Duplicate *bool                  `json:"duplicate,omitempty"`
+	Count     int                    `json:"count,omitempty"`
+	Events    []hogpipe.IngestResult `json:"events,omitempty"`
+}
+
+// handleWebhook takes PostHog HTTP Webhook deliveries. expect is the event
+// name the endpoint is for, "" for any.
+func (s *Server) handleWebhook(expect string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		delivery := r.Header.Get("webhook-id")
+		if delivery == "" {
+			delivery = r.Header.Get("Idempotency-Key")
+		}
+		events, err := posthog.ParseWebhook(body, posthog.WebhookOptions{
+			ExpectName: expect,
+			DeliveryID: delivery,
+			Now:        s.now(),
+			MaxEvents:  s.cfg.MaxEvents,
+		})
+		release()
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		results, err := s.store.Ingest(r.Context(), events)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ingestResponse(results))
+	})
+}
+
+func ingestResponse(results []hogpipe.IngestResult) webhookResponse {
+	if len(results) == 1 {
+		return webhookResponse{Status: "ok", ID: results[0].UUID, Duplicate: &results[0].Duplicate}
+	}
+	return webhookResponse{Status: "ok", Count: len(results), Events: results}
+}

@@ -1,0 +1,136 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// prepared is an event with everything the committer needs already
+// rendered, so the single writer does only SQL.
+type prepared struct {
+	e      *hogpipe.Event
+	props  string
+	person sql.NullString
+	ts, rx string
+	// example is the training line for generation_failed events.
+	example *hogpipe.TrainingExample
+	line    string
+}
+
+func prepare(e *hogpipe.Event) (prepared, error) {
+	p := prepared{e: e, ts: hogpipe.FormatTime(e.Timestamp), rx: hogpipe.FormatTime(e.ReceivedAt)}
+	b, err := json.Marshal(e.Properties)
+	if err != nil {
+		return p, fmt.Errorf("encode properties: %w", err)
+	}
+	p.props = string(b)
+	if e.Person != nil {
+		b, err := json.Marshal(e.Person)
+		if err != nil {
+			return p, fmt.Errorf("encode person: %w", err)
+		}
+		p.person = sql.NullString{String: string(b), Valid: true}
+	}
+	if e.Name == hogpipe.EventGenerationFailed {
+		p.example = hogpipe.NewTrainingExample(e)
+		b, err := hogpipe.MarshalLine(p.example)
+		if err != nil {
+			return p, fmt.Errorf("encode training line: %w", err)
+		}
+		p.line = string(b)
+	}
+	return p, nil
+}
+
+// Ingest stores events in one transaction, shared with other callers'
+// (group commit), and returns once it is durable. Events whose uuid is
+// already stored are reported as duplicates and change nothing.
+func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.IngestResult, error) {
+	ps := make([]prepared, len(events))
+	for i := range events {
+		p, err := prepare(&events[i])
+		if err != nil {
+			return nil, &hogpipe.Error{Code: hogpipe.EInvalid, Message: "cannot encode event", Err: err}
+		}
+		ps[i] = p
+	}
+	results := make([]hogpipe.IngestResult, len(events))
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		for i := range ps {
+			dup, err := insertEvent(tx, &ps[i])
+			if err != nil {
+				return unavailable("store event", err)
+			}
+			results[i] = hogpipe.IngestResult{UUID: ps[i].e.UUID, Duplicate: dup}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+func insertEvent(tx *sql.Tx, p *prepared) (duplicate bool, err error) {
+	e := p.e
+	res, err := tx.Exec(
+		`INSERT INTO events (uuid, name, distinct_id, source, timestamp, received_at, properties, person)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+		e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
+	if err != nil {
+		return false, fmt.Errorf("insert event: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 0 {
+		return true, nil
+	}
+	if p.example != nil {
+		if _, err := tx.Exec(
+			`INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES (?, ?, ?, ?)`,
+			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {
+			return false, fmt.Errorf("insert training example: %w", err)
+		}
+	}
+	return false, nil
+}
+
+// CountEvents returns how many events are stored.
+func (s *Store) CountEvents(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
+	return n, err
+}
+
+// RecentEvents returns the latest events, newest first.
+func (s *Store) RecentEvents(ctx context.Context, limit int) ([]hogpipe.StoredEvent, error) {
+	rows, err := s.r.QueryContext(ctx,
+		`SELECT seq, uuid, name, distinct_id, source, timestamp, received_at, properties, coalesce(person, '')
+		 FROM events ORDER BY seq DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list events: %w", err)
+	}
+	defer rows.Close()
+	var out []hogpipe.StoredEvent
+	for rows.Next() {
+		var ev hogpipe.StoredEvent
+		var ts, rx, props, person string
+		if err := rows.Scan(&ev.Seq, &ev.UUID, &ev.Name, &ev.DistinctID, &ev.Source, &ts, &rx, &props, &person); err != nil {
+			return nil, fmt.Errorf("list events: %w", err)
+		}
+		ev.Timestamp, _ = parseTime(ts)
+		ev.ReceivedAt, _ = parseTime(rx)
+		ev.Properties = json.RawMessage(props)
+		if person != "" {
+			ev.Person = json.RawMessage(person)
+		}
+		out = append(out, ev)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,104 @@
+package hogpipe
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+)
+
+// TrainingSchemaVersion is the "schema" field of every training line.
+const TrainingSchemaVersion = 1
+
+// TrainingExample is one line of training_data.jsonl (schema v1). The first
+// four fields are the original service's format, kept with their meanings so
+// existing consumers keep working; the rest were added in v1.
+type TrainingExample struct {
+	Timestamp     string         `json:"timestamp"`
+	UserID        string         `json:"user_id"`
+	FailureReason string         `json:"failure_reason"`
+	InputPrompt   string         `json:"input_prompt"`
+	ID            string         `json:"id"`
+	Event         string         `json:"event"`
+	ReceivedAt    string         `json:"received_at"`
+	Source        Source         `json:"source"`
+	Schema        int            `json:"schema"`
+	Properties    map[string]any `json:"properties"`
+}
+
+// OriginalExample is the original 4-key line format.
+type OriginalExample struct {
+	Timestamp     string `json:"timestamp"`
+	UserID        string `json:"user_id"`
+	FailureReason string `json:"failure_reason"`
+	InputPrompt   string `json:"input_prompt"`
+}
+
+// Original returns the example in the original 4-key format.
+func (t *TrainingExample) Original() OriginalExample {
+	return OriginalExample{t.Timestamp, t.UserID, t.FailureReason, t.InputPrompt}
+}
+
+// timeFormat has fixed millisecond precision so lines sort as text and
+// match what PostHog itself prints.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// FormatTime renders a time the way every hogpipe output does.
+func FormatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+// NewTrainingExample makes the training example for a generation_failed
+// event. It assumes ValidateEvent accepted the event.
+func NewTrainingExample(e *Event) *TrainingExample {
+	props := make(map[string]any, len(e.Properties))
+	for k, v := range e.Properties {
+		// "$" properties are PostHog's own (library, browser, geo…); the two
+		// promoted fields would otherwise appear twice in every line.
+		if strings.HasPrefix(k, "$") || k == "input_prompt" || k == "failure_reason" ||
+			k == "distinct_id" || k == "token" {
+			continue
+		}
+		props[k] = v
+	}
+	reason := strings.ToLower(strings.TrimSpace(e.PropString("failure_reason")))
+	if reason == "" {
+		reason = "unknown"
+	}
+	return &TrainingExample{
+		Timestamp:     FormatTime(e.Timestamp),
+		UserID:        e.DistinctID,
+		FailureReason: reason,
+		InputPrompt:   strings.TrimSpace(e.PropString("input_prompt")),
+		ID:            e.UUID,
+		Event:         e.Name,
+		ReceivedAt:    FormatTime(e.ReceivedAt),
+		Source:        e.Source,
+		Schema:        TrainingSchemaVersion,
+		Properties:    props,
+	}
+}
+
+// MarshalLine renders v as one JSONL line, newline included. HTML escaping is
+// off: prompts are data, and "<" in a prompt should stay "<".
+func MarshalLine(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}
+
+// ExampleLine is a stored training example as the mirror and exports read
+// it: its commit-order seq, its id and its rendered v1 line.
+type ExampleLine struct {
+	Seq  int64
+	ID   string
+	Line []byte // with trailing newline
+}
+
+// MirrorState is how far a file mirror of the training examples has got:
+// its first Bytes bytes hold exactly the examples up to Seq.
+type MirrorState struct {
+	Seq   int64
+	Bytes int64
+}
