@@ -63,3 +63,13 @@ type StoredEvent struct {
 	Properties json.RawMessage `json:"properties"`
 	Person     json.RawMessage `json:"person,omitempty"`
 }
+
+// Stats is what the dashboard shows at a glance.
+type Stats struct {
+	Events           int64            `json:"events"`
+	EventsByName     map[string]int64 `json:"events_by_name"`
+	TrainingExamples int64            `json:"training_examples"`
+	// TrainingFileLag is how many committed examples are not yet in
+	// training_data.jsonl.
+	TrainingFileLag int64 `json:"training_file_lag"`
+}

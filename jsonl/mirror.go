@@ -29,6 +29,10 @@ type Source interface {
 // batchSize bounds the examples read and written per step.
 const batchSize = 4096
 
+// passInterval is the least time between two appends: the most the file
+// lags the store under load.
+const passInterval = 100 * time.Millisecond
+
 // Mirror appends committed training examples to a file. The file is only
 // ever appended to with whole lines, fsync'd before the store's watermark
 // moves, so after a crash at any moment Open can tell exactly which of the
@@ -100,6 +104,13 @@ func (m *Mirror) Run(ctx context.Context) error {
 		}
 		if err := m.CatchUp(ctx); err != nil && ctx.Err() == nil {
 			m.log.Error("training file mirror behind", "file", m.path, "err", err)
+		}
+		// Under load commits arrive every millisecond or so; a pass per
+		// commit would double the fsyncs. Pausing between passes lets each
+		// pass append many commits' examples with one write and one fsync.
+		select {
+		case <-ctx.Done():
+		case <-time.After(passInterval):
 		}
 	}
 }

@@ -14,6 +14,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST", "/api/webhooks/feature-used", s.handleWebhook(hogpipe.EventFeatureUsed))
 	s.handle(mux, "POST", "/api/webhooks/posthog", s.handleWebhook(""))
 
+	// Read API behind the dashboard.
+	s.handle(mux, "GET", "/api/stats", s.handleStats())
+	s.handle(mux, "GET", "/api/events", s.handleEvents())
+
 	// Health.
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())
 	s.handle(mux, "GET", "/readyz", s.handleReadyz())

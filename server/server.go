@@ -17,6 +17,13 @@ import (
 type Store interface {
 	Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.IngestResult, error)
 	Ping(ctx context.Context) error
+	Stats(ctx context.Context) (hogpipe.Stats, error)
+	RecentEvents(ctx context.Context, limit int) ([]hogpipe.StoredEvent, error)
+}
+
+// Mirror is the training file mirror, for its position.
+type Mirror interface {
+	Position() hogpipe.MirrorState
 }
 
 // Config is the server's share of hogpipe's configuration.
@@ -30,6 +37,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	store    Store
+	mirror   Mirror
 	log      *slog.Logger
 	now      func() time.Time
 	draining atomic.Bool
@@ -37,14 +45,14 @@ type Server struct {
 }
 
 // New returns the server; Handler gives its http.Handler.
-func New(cfg Config, store Store, log *slog.Logger) *Server {
+func New(cfg Config, store Store, mirror Mirror, log *slog.Logger) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1000
 	}
-	return &Server{cfg: cfg, store: store, log: log, now: time.Now}
+	return &Server{cfg: cfg, store: store, mirror: mirror, log: log, now: time.Now}
 }
 
 // Handler returns the root handler with middleware applied.

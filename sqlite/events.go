@@ -59,9 +59,9 @@ func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.I
 		ps[i] = p
 	}
 	results := make([]hogpipe.IngestResult, len(events))
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := s.write(ctx, func(tx *txn) error {
 		for i := range ps {
-			dup, err := insertEvent(tx, &ps[i])
+			dup, err := s.insertEvent(tx, &ps[i])
 			if err != nil {
 				return unavailable("store event", err)
 			}
@@ -75,11 +75,9 @@ func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.I
 	return results, nil
 }
 
-func insertEvent(tx *sql.Tx, p *prepared) (duplicate bool, err error) {
+func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 	e := p.e
-	res, err := tx.Exec(
-		`INSERT INTO events (uuid, name, distinct_id, source, timestamp, received_at, properties, person)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`,
+	res, err := tx.stmt(&tx.insertEvent, s.stmts.insertEvent).Exec(
 		e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
 	if err != nil {
 		return false, fmt.Errorf("insert event: %w", err)
@@ -92,8 +90,7 @@ func insertEvent(tx *sql.Tx, p *prepared) (duplicate bool, err error) {
 		return true, nil
 	}
 	if p.example != nil {
-		if _, err := tx.Exec(
-			`INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES (?, ?, ?, ?)`,
+		if _, err := tx.stmt(&tx.insertExample, s.stmts.insertExample).Exec(
 			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {
 			return false, fmt.Errorf("insert training example: %w", err)
 		}

@@ -34,19 +34,6 @@ func (s *Store) ExamplesAfter(ctx context.Context, after int64, limit int) ([]ho
 	return out, rows.Err()
 }
 
-// ExampleSeq returns the seq of the training example for event id.
-func (s *Store) ExampleSeq(ctx context.Context, id string) (int64, bool, error) {
-	var seq int64
-	err := s.r.QueryRowContext(ctx, `SELECT seq FROM training_examples WHERE event_uuid = ?`, id).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, fmt.Errorf("look up training example: %w", err)
-	}
-	return seq, true, nil
-}
-
 // LastExampleSeq returns the highest committed training example seq.
 func (s *Store) LastExampleSeq(ctx context.Context) (int64, error) {
 	var seq int64
@@ -73,7 +60,7 @@ func (s *Store) MirrorState(ctx context.Context, name string) (hogpipe.MirrorSta
 // SetMirrorState records that the named file mirror holds exactly the
 // examples up to st.Seq in its first st.Bytes bytes.
 func (s *Store) SetMirrorState(ctx context.Context, name string, st hogpipe.MirrorState) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
+	return s.write(ctx, func(tx *txn) error {
 		_, err := tx.Exec(
 			`INSERT INTO mirror_state (name, seq, bytes) VALUES (?, ?, ?)
 			 ON CONFLICT (name) DO UPDATE SET seq = excluded.seq, bytes = excluded.bytes`,

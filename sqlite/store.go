@@ -35,7 +35,10 @@ type Options struct {
 	QueueSize int
 	// MaxBatch bounds the writes one transaction takes.
 	MaxBatch int
-	Logger   *slog.Logger
+	// Linger is how long a commit under load waits for more writes to
+	// share it; negative disables lingering.
+	Linger time.Duration
+	Logger *slog.Logger
 }
 
 // Store is the SQLite store. Writes go through the committer goroutine;
@@ -47,7 +50,10 @@ type Store struct {
 	quit   chan struct{}
 	exited chan struct{}
 	max    int
+	linger time.Duration
 
+	stmts    stmts
+	stats    commitStats
 	mu       sync.RWMutex // guards closed against sends on ops
 	closed   bool
 	hooksMu  sync.Mutex
@@ -66,6 +72,9 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if opt.MaxBatch == 0 {
 		opt.MaxBatch = 1024
 	}
+	if opt.Linger == 0 {
+		opt.Linger = time.Millisecond
+	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,6 +88,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	q.Add("_pragma", "synchronous(FULL)")
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", opt.BusyTimeout.Milliseconds()))
 	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "cache_size(-65536)")
 	q.Set("_txlock", "immediate")
 	dsn := "file:" + path + "?" + q.Encode()
 
@@ -97,6 +107,11 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		w.Close()
 		return nil, err
 	}
+	st, err := prepareStmts(ctx, w)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
@@ -110,6 +125,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		quit:   make(chan struct{}),
 		exited: make(chan struct{}),
 		max:    opt.MaxBatch,
+		linger: opt.Linger,
+		stmts:  st,
 	}
 	go s.commitLoop()
 	return s, nil
@@ -153,9 +170,38 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.r.PingContext(ctx); err != nil {
 		return unavailable("read the store", err)
 	}
-	return s.write(ctx, func(*sql.Tx) error { return nil })
+	return s.write(ctx, func(*txn) error { return nil })
 }
 
 func unavailable(what string, err error) error {
 	return &hogpipe.Error{Code: hogpipe.EUnavailable, Message: "store cannot " + what, Err: err}
+}
+
+// stmts are the writer's hot statements, prepared once: parsing SQL for
+// every event would cost more than executing it.
+type stmts struct {
+	savepoint, rollbackTo, release *sql.Stmt
+	insertEvent, insertExample     *sql.Stmt
+}
+
+func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
+	var s stmts
+	for _, p := range []struct {
+		dst **sql.Stmt
+		sql string
+	}{
+		{&s.savepoint, "SAVEPOINT op"},
+		{&s.rollbackTo, "ROLLBACK TO op"},
+		{&s.release, "RELEASE op"},
+		{&s.insertEvent, `INSERT INTO events (uuid, name, distinct_id, source, timestamp, received_at, properties, person)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
+		{&s.insertExample, `INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES (?, ?, ?, ?)`},
+	} {
+		st, err := db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return s, fmt.Errorf("prepare %q: %w", p.sql, err)
+		}
+		*p.dst = st
+	}
+	return s, nil
 }

@@ -89,7 +89,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	mirrorDone := make(chan error, 1)
 	go func() { mirrorDone <- mirror.Run(mirrorCtx) }()
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes}, store, log)
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes}, store, mirror, log)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -125,6 +125,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	// Shutdown returns once every in-flight request has its answer, and
 	// each answer waited for its commit.
 	shutErr := hs.Shutdown(shutCtx)
+	commits, ops, took := store.CommitStats()
+	log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
 	stopMirror()
 	mirrorErr := <-mirrorDone
 	closeErr := store.Close()

@@ -11,14 +11,16 @@ CREATE TABLE events (
     properties  TEXT NOT NULL,
     person      TEXT
 );
-CREATE INDEX events_name_seq ON events (name, seq);
 
 -- Training examples in commit order: seq is what the JSONL mirror follows.
 -- The rendered line is kept so the mirror and exports copy bytes, not
--- re-render them (and so a line never changes once written).
+-- re-render them (and so a line never changes once written). event_uuid
+-- has no index or foreign key of its own: events.uuid is unique and the
+-- example is written in the same transaction, and every index here costs
+-- ingest throughput.
 CREATE TABLE training_examples (
     seq            INTEGER PRIMARY KEY,
-    event_uuid     TEXT NOT NULL UNIQUE REFERENCES events (uuid),
+    event_uuid     TEXT NOT NULL,
     failure_reason TEXT NOT NULL,
     timestamp      TEXT NOT NULL,
     line           TEXT NOT NULL

@@ -1,0 +1,49 @@
+# hogpipe — see README.md. `make run` and `make test` are the two commands.
+GO       ?= go
+BIN      := bin/hogpipe
+WEB_DIST := server/webdist
+
+.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web
+
+run: build
+	./$(BIN) serve
+
+build: build-web build-api
+
+build-api:
+	$(GO) build -o $(BIN) ./cmd/hogpipe
+
+build-web:
+	@if [ -f web/package.json ]; then \
+		cd web && ( [ -d node_modules ] || npm ci --no-audit --no-fund ) && npm run build; \
+	else echo "build-web: not yet (no web/ app)"; fi
+
+# The API alone, on :3000 (what the Vite dev server proxies to).
+serve-api: build-api
+	./$(BIN) serve
+
+# Vite's dev server on :4200, proxying API and capture calls to :3000.
+serve-web:
+	@if [ -f web/package.json ]; then \
+		cd web && ( [ -d node_modules ] || npm ci --no-audit --no-fund ) && npm run dev; \
+	else echo "serve-web: not yet (no web/ app)"; fi
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	$(GO) vet ./...
+
+test: vet build-web test-web test-go
+
+test-go:
+	$(GO) test -count=1 ./...
+
+test-web:
+	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi
+
+# Benchmarks: figures go in docs/BENCHMARKS.md with the command that made them.
+bench: build-api
+	$(GO) test -run XXX -bench . -benchtime 3s ./sqlite
+	./$(BIN) bench --clients 64 --duration 10s

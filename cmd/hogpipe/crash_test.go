@@ -1,0 +1,156 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// buildBinary builds hogpipe once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hogpipe-bin-*")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "hogpipe")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// child is hogpipe running as a separate process.
+type child struct {
+	cmd *exec.Cmd
+	URL string
+}
+
+func startChild(t *testing.T, dataDir, trainingFile string, extraEnv ...string) *child {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--training-file", trainingFile, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), extraEnv...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "hogpipe listening on "); ok {
+			go io.Copy(io.Discard, stdout)
+			c := &child{cmd: cmd, URL: "http://" + strings.TrimPrefix(a, "http://")}
+			waitHealthy(t, c.URL)
+			return c
+		}
+	}
+	t.Fatalf("hogpipe did not start")
+	return nil
+}
+
+// TestCrashKeepsEveryAcknowledgedEvent kills the server with SIGKILL under
+// concurrent load, several times. After the last restart every id that got
+// a 2xx must be in training_data.jsonl exactly once, every line must parse,
+// and no line may be for an id that was never sent.
+func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test builds and kills the binary")
+	}
+	dir := t.TempDir()
+	dataDir, file := filepath.Join(dir, "data"), filepath.Join(dir, "training_data.jsonl")
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	sent := map[string]bool{}
+	client := &http.Client{Timeout: 5 * time.Second}
+
+	for round := range 5 {
+		c := startChild(t, dataDir, file)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for w := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ctx.Err() == nil; i++ {
+					id := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+					mu.Lock()
+					sent[id] = true
+					mu.Unlock()
+					req, _ := http.NewRequestWithContext(ctx, "POST", c.URL+"/api/webhooks/generation-failed",
+						strings.NewReader(gfBody(id, "crash prompt "+id+" "+strings.Repeat("x", i%300))))
+					resp, err := client.Do(req)
+					if err != nil {
+						continue
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode == 200 {
+						mu.Lock()
+						acked[id] = true
+						mu.Unlock()
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(300+round*150) * time.Millisecond)
+		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		c.cmd.Wait()
+		cancel()
+		wg.Wait()
+	}
+	if len(acked) < 100 {
+		t.Fatalf("only %d events acknowledged: the load did not run", len(acked))
+	}
+
+	c := startChild(t, dataDir, file)
+	// The mirror is whole before the server listens; stats confirm it.
+	resp, err := http.Get(c.URL + "/api/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	lines := readLines(t, file)
+	seen := map[string]int{}
+	for _, l := range lines {
+		id, _ := l["id"].(string)
+		seen[id]++
+		if !sent[id] {
+			t.Errorf("line for id %q that was never sent", id)
+		}
+	}
+	for id, n := range seen {
+		if n > 1 {
+			t.Errorf("id %s is in the file %d times", id, n)
+		}
+	}
+	missing := 0
+	for id := range acked {
+		if seen[id] != 1 {
+			missing++
+			if missing < 5 {
+				t.Errorf("acknowledged id %s is not in the file", id)
+			}
+		}
+	}
+	t.Logf("%d sent, %d acknowledged, %d lines after 5 SIGKILLs; %d acknowledged missing", len(sent), len(acked), len(lines), missing)
+}

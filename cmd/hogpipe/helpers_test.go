@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testServer is a hogpipe started through run, as main starts it.
+type testServer struct {
+	URL          string
+	DataDir      string
+	TrainingFile string
+	stop         func()
+}
+
+// startServer runs "hogpipe serve" on a free port with a fresh data
+// directory and waits until /healthz answers.
+func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
+	t.Helper()
+	dir := t.TempDir()
+	ts := &testServer{DataDir: filepath.Join(dir, "data"), TrainingFile: filepath.Join(dir, "training_data.jsonl")}
+	return restartServer(t, ts, env, args...)
+}
+
+// restartServer starts a server on an existing data directory.
+func restartServer(t *testing.T, ts *testServer, env map[string]string, args ...string) *testServer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	var logs bytes.Buffer
+	argv := append([]string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", ts.DataDir,
+		"--training-file", ts.TrainingFile, "--log-level", "warn"}, args...)
+	getenv := func(k string) string { return env[k] }
+	go func() {
+		done <- run(ctx, argv, getenv, pw, &syncWriter{w: &logs})
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	url := ""
+	for lines.Scan() {
+		if a, ok := strings.CutPrefix(lines.Text(), "hogpipe listening on "); ok {
+			url = a
+			break
+		}
+	}
+	go io.Copy(io.Discard, pr)
+	if url == "" {
+		cancel()
+		t.Fatalf("server did not start: %v\n%s", <-done, logs.String())
+	}
+	ts.URL = url
+	stopped := false
+	ts.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve exited with %v", err)
+		}
+	}
+	t.Cleanup(ts.stop)
+	waitHealthy(t, ts.URL)
+	return ts
+}
+
+func waitHealthy(t *testing.T, url string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s/healthz never answered 200", url)
+}
+
+// syncWriter lets the server's goroutines share one log buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(p)
+}
+
+// response is a decoded JSON answer.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+}
+
+func post(t *testing.T, url, body string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest("POST", url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return do(t, req)
+}
+
+func get(t *testing.T, url string) response {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return do(t, req)
+}
+
+func do(t *testing.T, req *http.Request) response {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	r := response{Status: resp.StatusCode, Header: resp.Header}
+	if err := json.Unmarshal(b, &r.Body); err != nil {
+		t.Fatalf("%s %s: answer is not a JSON object (%v): %q", req.Method, req.URL, err, b)
+	}
+	return r
+}
+
+// trainingLines waits until the mirror has caught up with the store and
+// returns the file's lines, each parsed.
+func (ts *testServer) trainingLines(t *testing.T) []map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st := get(t, ts.URL+"/api/stats")
+		if st.Body["training_file_lag"] == float64(0) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("training file still behind: %v", st.Body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return readLines(t, ts.TrainingFile)
+}
+
+func readLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	if len(b) == 0 {
+		return out
+	}
+	if b[len(b)-1] != '\n' {
+		t.Fatalf("%s does not end with a newline: torn last line", path)
+	}
+	for i, line := range bytes.Split(b[:len(b)-1], []byte("\n")) {
+		var m map[string]any
+		if err := json.Unmarshal(line, &m); err != nil {
+			t.Fatalf("%s line %d does not parse: %v: %q", path, i+1, err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+func (ts *testServer) stats(t *testing.T) map[string]any {
+	t.Helper()
+	return get(t, ts.URL+"/api/stats").Body
+}
