@@ -37,6 +37,11 @@ type Event struct {
 	Properties map[string]any
 	// Person holds the person's properties (JSON object) when known.
 	Person map[string]any
+	// Set and SetOnce are person properties the event sets ($set,
+	// $set_once), applied to the person before the event is stored.
+	Set, SetOnce map[string]any
+	// AnonDistinctID is the anonymous id an $identify event merges in.
+	AnonDistinctID string
 }
 
 // PropString returns a string property, or "" when absent or not a string.

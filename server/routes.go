@@ -14,6 +14,24 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST", "/api/webhooks/feature-used", s.handleWebhook(hogpipe.EventFeatureUsed))
 	s.handle(mux, "POST", "/api/webhooks/posthog", s.handleWebhook(""))
 
+	// PostHog capture protocol, for posthog-js (DESIGN.md §4).
+	capture := cors(s.handleCapture())
+	for _, p := range []string{"/e", "/i/v0/e", "/batch", "/capture"} {
+		s.handle(mux, "POST", p+"/{$}", capture)
+		s.handle(mux, "POST", p, capture)
+		mux.Handle("OPTIONS "+p+"/{$}", capture)
+		mux.Handle("OPTIONS "+p, capture)
+	}
+	flags := cors(s.handleFlags())
+	for _, p := range []string{"/flags", "/decide"} {
+		s.handle(mux, "POST", p+"/{$}", flags)
+		s.handle(mux, "POST", p, flags)
+		mux.Handle("OPTIONS "+p+"/{$}", flags)
+		mux.Handle("OPTIONS "+p, flags)
+	}
+	s.handle(mux, "GET", "/array/{token}/config", cors(s.handleRemoteConfig()))
+	s.handle(mux, "GET", "/array/{token}/config.js", cors(s.handleRemoteConfigJS()))
+
 	// Read API behind the dashboard.
 	s.handle(mux, "GET", "/api/stats", s.handleStats())
 	s.handle(mux, "GET", "/api/events", s.handleEvents())
@@ -22,7 +40,18 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())
 	s.handle(mux, "GET", "/readyz", s.handleReadyz())
 
-	mux.Handle("/", s.handleNotFound())
+	s.handle(mux, "GET", "/api/config", s.handleConfig())
+
+	// The web app: any other GET. (A "GET /" pattern would clash with the
+	// method-less 405 patterns above, hence one catch-all.)
+	web, notFound := s.handleWebApp(), s.handleNotFound()
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			web.ServeHTTP(w, r)
+			return
+		}
+		notFound.ServeHTTP(w, r)
+	}))
 }
 
 // handle registers h for method on path and a JSON 405 for other methods

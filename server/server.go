@@ -31,6 +31,8 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvents bounds the events in one request.
 	MaxEvents int
+	// CaptureTokens are the project tokens capture requests may carry.
+	CaptureTokens []string
 }
 
 // Server holds the dependencies handlers are made from.

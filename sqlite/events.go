@@ -77,6 +77,20 @@ func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.I
 
 func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 	e := p.e
+	if needsPerson(e) {
+		person, err := tx.resolvePerson(e)
+		if err != nil {
+			return false, err
+		}
+		p.person = sql.NullString{}
+		if person != nil {
+			b, err := json.Marshal(person)
+			if err != nil {
+				return false, fmt.Errorf("encode person: %w", err)
+			}
+			p.person = sql.NullString{String: string(b), Valid: true}
+		}
+	}
 	res, err := tx.stmt(&tx.insertEvent, s.stmts.insertEvent).Exec(
 		e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
 	if err != nil {

@@ -24,7 +24,12 @@ type serveConfig struct {
 	maxBodyBytes  int64
 	logLevel      string
 	shutdownGrace time.Duration
+	captureTokens string
 }
+
+// defaultCaptureToken is the project token the built web app uses when it
+// sends to hogpipe itself; PostHog project tokens are public by design.
+const defaultCaptureToken = "phc_hogpipe_local"
 
 func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	c := &serveConfig{}
@@ -36,6 +41,8 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.bind("max-body-bytes", "HOGPIPE_MAX_BODY_BYTES")
 	fs.fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.bind("log-level", "HOGPIPE_LOG_LEVEL")
+	fs.fs.StringVar(&c.captureTokens, "capture-tokens", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
+	fs.bind("capture-tokens", "HOGPIPE_CAPTURE_TOKENS")
 	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
 	return fs, c
@@ -61,6 +68,11 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	log, err := newLogger(env.stderr, c.logLevel)
 	if err != nil {
 		return err
+	}
+
+	tokens := splitList(c.captureTokens)
+	if len(tokens) == 0 {
+		return usagef("--capture-tokens is empty; give at least one project token")
 	}
 
 	unlock, err := lockDataDir(c.dataDir)
@@ -89,7 +101,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	mirrorDone := make(chan error, 1)
 	go func() { mirrorDone <- mirror.Run(mirrorCtx) }()
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes}, store, mirror, log)
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens}, store, mirror, log)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -106,6 +118,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
 	}
 	fmt.Fprintf(env.stdout, "hogpipe listening on http://%s\n", displayAddr(ln.Addr()))
+	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
+	if !server.WebAppBuilt() {
+		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
+	}
 	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", mirror.Path())
 
 	serveErr := make(chan error, 1)
