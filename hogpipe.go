@@ -73,8 +73,22 @@ type StoredEvent struct {
 type Stats struct {
 	Events           int64            `json:"events"`
 	EventsByName     map[string]int64 `json:"events_by_name"`
+	EventsBySource   map[string]int64 `json:"events_by_source"`
 	TrainingExamples int64            `json:"training_examples"`
 	// TrainingFileLag is how many committed examples are not yet in
 	// training_data.jsonl.
 	TrainingFileLag int64 `json:"training_file_lag"`
+}
+
+// MinuteCount is how many events of one name arrived in one minute.
+type MinuteCount struct {
+	Minute string `json:"minute"` // "2026-11-28T12:00", UTC
+	Name   string `json:"event"`
+	Count  int64  `json:"count"`
+}
+
+// EventOutcome is a stored event and what the pipeline made of it.
+type EventOutcome struct {
+	Event           StoredEvent     `json:"event"`
+	TrainingExample json.RawMessage `json:"training_example,omitempty"`
 }

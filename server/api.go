@@ -2,7 +2,13 @@ package server
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/jsonl"
 )
 
 // handleStats answers GET /api/stats: counts for the dashboard.
@@ -17,6 +23,43 @@ func (s *Server) handleStats() http.Handler {
 			st.TrainingFileLag = max(0, st.TrainingExamples-s.mirror.Position().Seq)
 		}
 		writeJSON(w, http.StatusOK, st)
+	})
+}
+
+// handleEvent answers GET /api/events/{id}: one event and what became of it.
+func (s *Server) handleEvent() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		out, err := s.store.Event(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+}
+
+// handleEventsPerMinute answers GET /api/events-per-minute?minutes=30.
+func (s *Server) handleEventsPerMinute() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		minutes := 30
+		if v := r.URL.Query().Get("minutes"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 24*60 {
+				writeStatus(w, http.StatusBadRequest, "invalid", "minutes: must be a number from 1 to 1440")
+				return
+			}
+			minutes = n
+		}
+		from := s.now().Add(-time.Duration(minutes-1) * time.Minute)
+		counts, err := s.store.EventsPerMinute(r.Context(), from)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if counts == nil {
+			counts = []hogpipe.MinuteCount{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"from": hogpipe.FormatTime(from)[:16], "minutes": counts})
 	})
 }
 
@@ -37,6 +80,32 @@ func (s *Server) handleEvents() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		if evs == nil {
+			evs = []hogpipe.StoredEvent{}
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+	})
+}
+
+// handleTrainingData answers GET /api/training-data?format=v1|original:
+// every training example as JSONL, read from the store (not the file), so
+// it holds everything acknowledged so far.
+func (s *Server) handleTrainingData() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		format := r.URL.Query().Get("format")
+		if format == "" {
+			format = jsonl.FormatV1
+		}
+		if !slices.Contains(jsonl.Formats, format) {
+			writeStatus(w, http.StatusBadRequest, "invalid", "format: use one of "+strings.Join(jsonl.Formats, ", "))
+			return
+		}
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		w.Header().Set("Content-Disposition", `attachment; filename="training_data.jsonl"`)
+		if _, err := jsonl.Export(r.Context(), w, s.store, format); err != nil {
+			// Headers are gone; all we can do is cut the stream short.
+			s.log.Warn("training data export cut short", "err", err)
+			panic(http.ErrAbortHandler)
+		}
 	})
 }

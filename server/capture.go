@@ -94,7 +94,6 @@ func remoteConfig(token string) map[string]any {
 		"sessionRecording":     false,
 		"heatmaps":             false,
 		"surveys":              false,
-		"siteApps":             []any{},
 	}
 }
 

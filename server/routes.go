@@ -35,6 +35,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	// Read API behind the dashboard.
 	s.handle(mux, "GET", "/api/stats", s.handleStats())
 	s.handle(mux, "GET", "/api/events", s.handleEvents())
+	s.handle(mux, "GET", "/api/events/{id}", s.handleEvent())
+	s.handle(mux, "GET", "/api/events-per-minute", s.handleEventsPerMinute())
+	s.handle(mux, "GET", "/api/training-data", s.handleTrainingData())
 
 	// Health.
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())

@@ -19,6 +19,9 @@ type Store interface {
 	Ping(ctx context.Context) error
 	Stats(ctx context.Context) (hogpipe.Stats, error)
 	RecentEvents(ctx context.Context, limit int) ([]hogpipe.StoredEvent, error)
+	Event(ctx context.Context, id string) (hogpipe.EventOutcome, error)
+	EventsPerMinute(ctx context.Context, from time.Time) ([]hogpipe.MinuteCount, error)
+	ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error)
 }
 
 // Mirror is the training file mirror, for its position.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"io/fs"
+	"maps"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +18,41 @@ type txn struct {
 	*sql.Tx
 	s                          *Store
 	insertEvent, insertExample *sql.Stmt
+	// counts are the dashboard counters this transaction adds to, written
+	// once at commit rather than once per event.
+	counts map[countKey]int64
+}
+
+type countKey struct{ name, source, minute string }
+
+func (t *txn) count(e *hogpipe.Event) {
+	if t.counts == nil {
+		t.counts = map[countKey]int64{}
+	}
+	t.counts[countKey{e.Name, string(e.Source), hogpipe.FormatTime(e.ReceivedAt)[:16]}]++
+}
+
+// flushCounts adds the transaction's counts to the counter tables.
+func (t *txn) flushCounts() error {
+	byName := map[[2]string]int64{}
+	byMinute := map[[2]string]int64{}
+	for k, n := range t.counts {
+		byName[[2]string{k.name, k.source}] += n
+		byMinute[[2]string{k.minute, k.name}] += n
+	}
+	for k, n := range byName {
+		if _, err := t.Exec(`INSERT INTO event_counts (name, source, n) VALUES (?, ?, ?)
+			ON CONFLICT (name, source) DO UPDATE SET n = n + excluded.n`, k[0], k[1], n); err != nil {
+			return fmt.Errorf("count events: %w", err)
+		}
+	}
+	for k, n := range byMinute {
+		if _, err := t.Exec(`INSERT INTO event_minutes (minute, name, n) VALUES (?, ?, ?)
+			ON CONFLICT (minute, name) DO UPDATE SET n = n + excluded.n`, k[0], k[1], n); err != nil {
+			return fmt.Errorf("count events per minute: %w", err)
+		}
+	}
+	return nil
 }
 
 // stmt binds a prepared statement to the transaction on first use.
@@ -203,7 +239,9 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, failed bool, err e
 		if err := exec(s.stmts.savepoint); err != nil {
 			return false, false, fmt.Errorf("savepoint: %w", err)
 		}
+		counts := maps.Clone(t.counts)
 		if o.err = o.run(t); o.err != nil {
+			t.counts = counts // the op's writes are undone; so are its counts
 			if err := exec(s.stmts.rollbackTo); err != nil {
 				return false, false, fmt.Errorf("rollback to savepoint: %w", err)
 			}
@@ -213,6 +251,9 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, failed bool, err e
 		if err := exec(s.stmts.release); err != nil {
 			return false, false, fmt.Errorf("release savepoint: %w", err)
 		}
+	}
+	if err := t.flushCounts(); err != nil {
+		return false, false, err
 	}
 	if err := tx.Commit(); err != nil {
 		return false, false, fmt.Errorf("commit: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/hogpipe/hogpipe"
@@ -103,6 +104,7 @@ func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 	if n == 0 {
 		return true, nil
 	}
+	tx.count(e)
 	if p.example != nil {
 		if _, err := tx.stmt(&tx.insertExample, s.stmts.insertExample).Exec(
 			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {
@@ -144,4 +146,37 @@ func (s *Store) RecentEvents(ctx context.Context, limit int) ([]hogpipe.StoredEv
 		out = append(out, ev)
 	}
 	return out, rows.Err()
+}
+
+// Event returns one stored event and what became of it.
+func (s *Store) Event(ctx context.Context, id string) (hogpipe.EventOutcome, error) {
+	var out hogpipe.EventOutcome
+	var ts, rx, props, person string
+	err := s.r.QueryRowContext(ctx,
+		`SELECT seq, uuid, name, distinct_id, source, timestamp, received_at, properties, coalesce(person, '')
+		 FROM events WHERE uuid = ?`, id).
+		Scan(&out.Event.Seq, &out.Event.UUID, &out.Event.Name, &out.Event.DistinctID, &out.Event.Source, &ts, &rx, &props, &person)
+	if errors.Is(err, sql.ErrNoRows) {
+		return out, hogpipe.Errorf(hogpipe.ENotFound, "no event with id %q", id)
+	}
+	if err != nil {
+		return out, fmt.Errorf("read event: %w", err)
+	}
+	out.Event.Timestamp, _ = parseTime(ts)
+	out.Event.ReceivedAt, _ = parseTime(rx)
+	out.Event.Properties = json.RawMessage(props)
+	if person != "" {
+		out.Event.Person = json.RawMessage(person)
+	}
+	if out.Event.Name == hogpipe.EventGenerationFailed {
+		var line string
+		err := s.r.QueryRowContext(ctx, `SELECT line FROM training_examples WHERE event_uuid = ?`, id).Scan(&line)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return out, fmt.Errorf("read training example: %w", err)
+		}
+		if line != "" {
+			out.TrainingExample = json.RawMessage(line)
+		}
+	}
+	return out, nil
 }

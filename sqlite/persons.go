@@ -12,8 +12,9 @@ import (
 
 // needsPerson tells whether an event's person comes from the persons
 // table: captured events carry only $set and the like, not the person.
+// Webhook deliveries carry PostHog's own person and skip the lookup.
 func needsPerson(e *hogpipe.Event) bool {
-	return e.DistinctID != "" && (e.Person == nil || len(e.Set) > 0 || len(e.SetOnce) > 0 || e.AnonDistinctID != "")
+	return e.DistinctID != "" && (e.Source == hogpipe.SourceCapture || len(e.Set) > 0 || len(e.SetOnce) > 0)
 }
 
 // resolvePerson applies the event's $set/$set_once (and an $identify's

@@ -1,0 +1,43 @@
+import { useEffect, useState } from 'react'
+import { api } from './api'
+import { PostHogDemo, type Capturer } from './components/PostHogDemo'
+import { Dashboard } from './components/Dashboard'
+import { cloudMode, initPostHog, type Mode } from './posthog'
+
+// App picks the posthog-js mode, initialises it once and lays out the demo
+// beside the dashboard.
+export function App() {
+  const [mode, setMode] = useState<Mode | null>(() => cloudMode(import.meta.env))
+  const [client, setClient] = useState<Capturer | null>(null)
+  const [problem, setProblem] = useState<string | null>(null)
+
+  useEffect(() => {
+    if (mode) return
+    // Local mode: send to this origin with the token hogpipe accepts.
+    api
+      .config()
+      .then((c) => setMode({ kind: 'local', key: c.capture_token, host: window.location.origin }))
+      .catch((e) => setProblem(`Cannot reach hogpipe: ${e}`))
+  }, [mode])
+
+  useEffect(() => {
+    if (mode) setClient(initPostHog(mode))
+  }, [mode])
+
+  return (
+    <main className="mx-auto max-w-6xl p-4">
+      <header className="mb-4 flex flex-wrap items-baseline justify-between gap-2">
+        <h1 className="text-2xl font-bold">hogpipe</h1>
+        <p className="text-sm" data-testid="mode">
+          {mode?.kind === 'cloud' && <>Sending to PostHog Cloud at {mode.host}; events come back through the HTTP Webhook destination.</>}
+          {mode?.kind === 'local' && <>Local mode: posthog-js sends straight to hogpipe at {mode.host}. No PostHog account needed.</>}
+        </p>
+      </header>
+      {problem && <p className="text-rose-700">{problem}</p>}
+      <div className="grid gap-4 md:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
+        {client ? <PostHogDemo client={client} lookup={api.event} /> : <div />}
+        <Dashboard />
+      </div>
+    </main>
+  )
+}

@@ -1,0 +1,54 @@
+// Typed calls to hogpipe's read API.
+
+export type Stats = {
+  events: number
+  events_by_name: Record<string, number>
+  events_by_source: Record<string, number>
+  training_examples: number
+  training_file_lag: number
+  emails_by_state?: Record<string, number>
+}
+
+export type StoredEvent = {
+  seq: number
+  id: string
+  event: string
+  distinct_id: string
+  source: 'webhook' | 'capture'
+  timestamp: string
+  received_at: string
+  properties: Record<string, unknown>
+  person?: Record<string, unknown>
+}
+
+export type EmailOutcome = { state: string; last_error?: string; message_id?: string; attempts?: number }
+
+export type EventOutcome = {
+  event: StoredEvent
+  training_example?: Record<string, unknown>
+  email?: EmailOutcome
+}
+
+export type MinuteCount = { minute: string; event: string; count: number }
+
+async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(path, { signal, headers: { Accept: 'application/json' } })
+  if (!res.ok) throw new Error(`${path}: ${res.status}`)
+  return (await res.json()) as T
+}
+
+export const api = {
+  config: () => getJSON<{ capture_token: string }>('/api/config'),
+  stats: (signal?: AbortSignal) => getJSON<Stats>('/api/stats', signal),
+  events: (limit: number, signal?: AbortSignal) =>
+    getJSON<{ events: StoredEvent[] }>(`/api/events?limit=${limit}`, signal).then((r) => r.events),
+  perMinute: (signal?: AbortSignal) =>
+    getJSON<{ from: string; minutes: MinuteCount[] }>('/api/events-per-minute?minutes=30', signal),
+  // Resolves to null while the pipeline has not stored the event yet.
+  event: async (id: string, signal?: AbortSignal): Promise<EventOutcome | null> => {
+    const res = await fetch(`/api/events/${encodeURIComponent(id)}`, { signal })
+    if (res.status === 404) return null
+    if (!res.ok) throw new Error(`event ${id}: ${res.status}`)
+    return (await res.json()) as EventOutcome
+  },
+}

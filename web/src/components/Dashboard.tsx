@@ -1,0 +1,107 @@
+import { useCallback } from 'react'
+import { api, type MinuteCount, type Stats, type StoredEvent } from '../api'
+import { usePoll } from '../usePoll'
+import { EventsChart } from './EventsChart'
+
+type Snapshot = { stats: Stats; events: StoredEvent[]; perMinute: { from: string; minutes: MinuteCount[] } }
+
+export type DashboardSource = (signal: AbortSignal) => Promise<Snapshot>
+
+export const loadSnapshot: DashboardSource = async (signal) => {
+  const [stats, events, perMinute] = await Promise.all([api.stats(signal), api.events(20, signal), api.perMinute(signal)])
+  return { stats, events, perMinute }
+}
+
+// Dashboard shows what the pipeline received and did, refreshed by short
+// polling (every second by default) without reloading the page.
+export function Dashboard({ source = loadSnapshot, intervalMs = 1000 }: { source?: DashboardSource; intervalMs?: number }) {
+  const load = useCallback((s: AbortSignal) => source(s), [source])
+  const { data, error } = usePoll(load, intervalMs)
+  return (
+    <section className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" aria-label="Dashboard">
+      <div className="mb-3 flex items-center justify-between">
+        <h2 className="text-lg font-semibold">Pipeline</h2>
+        <a className="text-sm text-indigo-700 underline" href="/api/training-data" download="training_data.jsonl">
+          Download training_data.jsonl
+        </a>
+      </div>
+      {error && <p className="text-sm text-rose-700">Cannot reach hogpipe: {error}</p>}
+      {data ? <Body data={data} /> : <p className="text-sm text-slate-500">Loading…</p>}
+    </section>
+  )
+}
+
+function Body({ data }: { data: Snapshot }) {
+  const { stats, events, perMinute } = data
+  const names = Object.entries(stats.events_by_name).sort((a, b) => b[1] - a[1])
+  const emails = Object.entries(stats.emails_by_state ?? {})
+  return (
+    <>
+      <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4">
+        <Stat label="Events received" value={stats.events} testId="stat-events" />
+        <Stat label="Training examples" value={stats.training_examples} testId="stat-training" />
+        <Stat label="generation_failed" value={stats.events_by_name['generation_failed'] ?? 0} testId="stat-generation-failed" />
+        <Stat label="feature_used" value={stats.events_by_name['feature_used'] ?? 0} testId="stat-feature-used" />
+      </dl>
+      <div className="mt-3 grid gap-3 sm:grid-cols-2">
+        <div>
+          <h3 className="text-sm font-medium">Events by name</h3>
+          <ul className="text-sm" aria-label="Events by name">
+            {names.length === 0 && <li className="text-slate-500">none yet</li>}
+            {names.map(([n, c]) => (
+              <li key={n}>
+                <span className="font-mono">{n}</span>: {c}
+              </li>
+            ))}
+          </ul>
+        </div>
+        <div>
+          <h3 className="text-sm font-medium">Emails by state</h3>
+          <ul className="text-sm" aria-label="Emails by state">
+            {emails.length === 0 && <li className="text-slate-500">none yet</li>}
+            {emails.map(([s, c]) => (
+              <li key={s}>
+                {s}: {c}
+              </li>
+            ))}
+          </ul>
+        </div>
+      </div>
+      <div className="mt-3">
+        <EventsChart from={perMinute.from} counts={perMinute.minutes} />
+      </div>
+      <h3 className="mt-3 text-sm font-medium">Latest events</h3>
+      <table className="mt-1 w-full text-left text-xs" aria-label="Latest events">
+        <thead>
+          <tr className="text-slate-500">
+            <th>received</th>
+            <th>event</th>
+            <th>distinct_id</th>
+            <th>source</th>
+          </tr>
+        </thead>
+        <tbody>
+          {events.map((e) => (
+            <tr key={e.id} className="border-t border-slate-100" data-event-id={e.id}>
+              <td>{e.received_at.slice(11, 19)}</td>
+              <td className="font-mono">{e.event}</td>
+              <td className="max-w-40 truncate">{e.distinct_id}</td>
+              <td>{e.source}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  )
+}
+
+function Stat({ label, value, testId }: { label: string; value: number; testId: string }) {
+  return (
+    <div className="rounded bg-slate-100 p-2">
+      <dt className="text-xs text-slate-500">{label}</dt>
+      <dd className="text-xl font-semibold" data-testid={testId}>
+        {value}
+      </dd>
+    </div>
+  )
+}
