@@ -78,6 +78,8 @@ type Stats struct {
 	// TrainingFileLag is how many committed examples are not yet in
 	// training_data.jsonl.
 	TrainingFileLag int64 `json:"training_file_lag"`
+	// EmailsByState counts the email outbox.
+	EmailsByState map[string]int64 `json:"emails_by_state"`
 }
 
 // MinuteCount is how many events of one name arrived in one minute.
@@ -91,4 +93,5 @@ type MinuteCount struct {
 type EventOutcome struct {
 	Event           StoredEvent     `json:"event"`
 	TrainingExample json.RawMessage `json:"training_example,omitempty"`
+	Email           *Email          `json:"email,omitempty"`
 }

@@ -22,6 +22,10 @@ func (s *Server) handleStats() http.Handler {
 		if s.mirror != nil {
 			st.TrainingFileLag = max(0, st.TrainingExamples-s.mirror.Position().Seq)
 		}
+		if st.EmailsByState, err = s.store.EmailCounts(r.Context()); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
 		writeJSON(w, http.StatusOK, st)
 	})
 }
@@ -31,6 +35,10 @@ func (s *Server) handleEvent() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		out, err := s.store.Event(r.Context(), r.PathValue("id"))
 		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		if out.Email, err = s.store.EmailForEvent(r.Context(), out.Event.UUID); err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
@@ -107,5 +115,59 @@ func (s *Server) handleTrainingData() http.Handler {
 			s.log.Warn("training data export cut short", "err", err)
 			panic(http.ErrAbortHandler)
 		}
+	})
+}
+
+// handleEmails answers GET /api/emails?state=failed&limit=100: emails with
+// their state, attempts, last error and next attempt time.
+func (s *Server) handleEmails() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var state hogpipe.EmailState
+		if v := q.Get("state"); v != "" {
+			st, err := hogpipe.ParseEmailState(v)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
+			state = st
+		}
+		limit := 100
+		if v := q.Get("limit"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				writeStatus(w, http.StatusBadRequest, "invalid", "limit: must be a number from 1 to 1000")
+				return
+			}
+			limit = n
+		}
+		emails, err := s.store.ListEmails(r.Context(), state, limit)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"emails": emails})
+	})
+}
+
+// handleReplayEmails answers POST /api/emails/replay?state=failed: the
+// emails in that state are queued again with a fresh set of attempts.
+func (s *Server) handleReplayEmails() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v := r.URL.Query().Get("state")
+		if v == "" {
+			v = string(hogpipe.EmailFailed)
+		}
+		state, err := hogpipe.ParseEmailState(v)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		n, err := s.store.ReplayEmails(r.Context(), state, s.now())
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "requeued": n})
 	})
 }

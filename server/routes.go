@@ -38,6 +38,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/api/events/{id}", s.handleEvent())
 	s.handle(mux, "GET", "/api/events-per-minute", s.handleEventsPerMinute())
 	s.handle(mux, "GET", "/api/training-data", s.handleTrainingData())
+	s.handle(mux, "GET", "/api/emails", s.handleEmails())
+	s.handle(mux, "POST", "/api/emails/replay", s.handleReplayEmails())
 
 	// Health.
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())

@@ -22,6 +22,10 @@ type Store interface {
 	Event(ctx context.Context, id string) (hogpipe.EventOutcome, error)
 	EventsPerMinute(ctx context.Context, from time.Time) ([]hogpipe.MinuteCount, error)
 	ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error)
+	ListEmails(ctx context.Context, state hogpipe.EmailState, limit int) ([]hogpipe.Email, error)
+	ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error)
+	EmailForEvent(ctx context.Context, id string) (*hogpipe.Email, error)
+	EmailCounts(ctx context.Context) (map[string]int64, error)
 }
 
 // Mirror is the training file mirror, for its position.

@@ -85,6 +85,7 @@ func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 		}
 		p.person = sql.NullString{}
 		if person != nil {
+			e.Person = person
 			b, err := json.Marshal(person)
 			if err != nil {
 				return false, fmt.Errorf("encode person: %w", err)
@@ -105,6 +106,11 @@ func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 		return true, nil
 	}
 	tx.count(e)
+	if s.email != nil && s.email.Wants(e.Name) {
+		if err := tx.enqueueEmail(e, s.email); err != nil {
+			return false, err
+		}
+	}
 	if p.example != nil {
 		if _, err := tx.stmt(&tx.insertExample, s.stmts.insertExample).Exec(
 			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {

@@ -39,6 +39,8 @@ type Options struct {
 	// share it; negative disables lingering.
 	Linger time.Duration
 	Logger *slog.Logger
+	// Email says which events queue an email; nil queues none.
+	Email *hogpipe.EmailPolicy
 }
 
 // Store is the SQLite store. Writes go through the committer goroutine;
@@ -53,6 +55,7 @@ type Store struct {
 	linger time.Duration
 
 	stmts    stmts
+	email    *hogpipe.EmailPolicy
 	stats    commitStats
 	mu       sync.RWMutex // guards closed against sends on ops
 	closed   bool
@@ -127,6 +130,7 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		max:    opt.MaxBatch,
 		linger: opt.Linger,
 		stmts:  st,
+		email:  opt.Email,
 	}
 	go s.commitLoop()
 	return s, nil

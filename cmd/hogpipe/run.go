@@ -49,6 +49,7 @@ func commands() []command {
 	return []command{
 		{"serve", "Receive PostHog events over HTTP and feed the destinations.", runServe},
 		{"export", "Write the stored training examples as JSONL.", runExport},
+		{"replay", "Queue failed emails again: hogpipe replay emails --state failed.", runReplay},
 		{"bench", "Measure ingest throughput and latency against a no-op baseline.", runBench},
 		{"version", "Print the version.", runVersion},
 	}

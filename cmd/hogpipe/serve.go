@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
 	"github.com/hogpipe/hogpipe/sqlite"
 )
@@ -25,6 +26,7 @@ type serveConfig struct {
 	logLevel      string
 	shutdownGrace time.Duration
 	captureTokens string
+	email         emailConfig
 }
 
 // defaultCaptureToken is the project token the built web app uses when it
@@ -43,6 +45,7 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.bind("log-level", "HOGPIPE_LOG_LEVEL")
 	fs.fs.StringVar(&c.captureTokens, "capture-tokens", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	fs.bind("capture-tokens", "HOGPIPE_CAPTURE_TOKENS")
+	addEmailFlags(fs, &c.email)
 	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
 	return fs, c
@@ -75,13 +78,18 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return usagef("--capture-tokens is empty; give at least one project token")
 	}
 
+	emailSetup, err := c.email.build(log)
+	if err != nil {
+		return err
+	}
+
 	unlock, err := lockDataDir(c.dataDir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
 
-	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log})
+	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", c.dataDir, err)
 	}
@@ -101,6 +109,27 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	mirrorDone := make(chan error, 1)
 	go func() { mirrorDone <- mirror.Run(mirrorCtx) }()
 
+	// This process owns the data directory: any email still marked
+	// sending was in flight when a previous run died.
+	if n, err := store.ReleaseSending(ctx, time.Now()); err != nil {
+		stopMirror()
+		<-mirrorDone
+		return fmt.Errorf("recover the email outbox: %w", err)
+	} else if n > 0 {
+		log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
+	}
+	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
+	store.OnCommit(worker.Notify)
+	workerCtx, stopWorker := context.WithCancel(context.Background())
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- worker.Run(workerCtx) }()
+	stopBackground := func() error {
+		stopWorker()
+		werr := <-workerDone
+		stopMirror()
+		return errors.Join(werr, <-mirrorDone)
+	}
+
 	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens}, store, mirror, log)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -113,12 +142,12 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		stopMirror()
-		<-mirrorDone
+		stopBackground()
 		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
 	}
 	fmt.Fprintf(env.stdout, "hogpipe listening on http://%s\n", displayAddr(ln.Addr()))
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
+	fmt.Fprintln(env.stdout, emailSetup.describe)
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
@@ -129,8 +158,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 
 	select {
 	case err := <-serveErr:
-		stopMirror()
-		<-mirrorDone
+		stopBackground()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -143,10 +171,11 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	shutErr := hs.Shutdown(shutCtx)
 	commits, ops, took := store.CommitStats()
 	log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
-	stopMirror()
-	mirrorErr := <-mirrorDone
+	// Email workers finish (or time out) their sends and record them, then
+	// the mirror appends what is left, then the store commits and closes.
+	bgErr := stopBackground()
 	closeErr := store.Close()
-	if err := errors.Join(shutErr, mirrorErr, closeErr); err != nil {
+	if err := errors.Join(shutErr, bgErr, closeErr); err != nil {
 		return fmt.Errorf("shut down: %w", err)
 	}
 	log.Info("stopped")

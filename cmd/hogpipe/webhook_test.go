@@ -170,7 +170,7 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 // Retry-After, store nothing, and work again once the lock goes.
 func TestLockedStoreAnswers503(t *testing.T) {
 	ts := startServer(t, nil)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.DataDir, "hogpipe.db"))
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.DataDir, "hogpipe.db")+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}

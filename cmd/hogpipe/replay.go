@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/sqlite"
+)
+
+// runReplay requeues emails: "hogpipe replay emails --state failed". A
+// running serve picks them up within a second.
+func runReplay(ctx context.Context, args []string, env *environment) error {
+	if len(args) == 0 || args[0] != "emails" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprintln(env.stdout, "Usage: hogpipe replay emails [--state failed] [--data-dir DIR]")
+			return nil
+		}
+		return usagef("say what to replay: hogpipe replay emails [--state failed]")
+	}
+	fs := newFlagSet("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.", env.getenv, env.stderr)
+	var dataDir, trainingFile string
+	addDataFlags(fs, &dataDir, &trainingFile)
+	stateName := fs.String("state", "", string(hogpipe.EmailFailed), "state of the emails to requeue")
+	if err := fs.parse(args[1:]); err != nil {
+		return usageError{err}
+	}
+	state, err := hogpipe.ParseEmailState(*stateName)
+	if err != nil {
+		return usageError{err}
+	}
+	if _, err := os.Stat(dbPath(dataDir)); err != nil {
+		return usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
+	}
+	store, err := sqlite.Open(ctx, dbPath(dataDir), sqlite.Options{})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer store.Close()
+	n, err := store.ReplayEmails(ctx, state, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "requeued %d %s emails\n", n, state)
+	return nil
+}

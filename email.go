@@ -1,0 +1,128 @@
+package hogpipe
+
+import (
+	"strings"
+	"time"
+)
+
+// EmailState is where an email is in the outbox.
+type EmailState string
+
+const (
+	EmailQueued     EmailState = "queued"     // waiting for a worker
+	EmailSending    EmailState = "sending"    // a worker holds it (until its lease ends)
+	EmailSent       EmailState = "sent"       // Mailgun accepted it (message id kept)
+	EmailRetrying   EmailState = "retrying"   // a send failed transiently; next_attempt_at says when
+	EmailFailed     EmailState = "failed"     // permanently failed or out of attempts; replayable
+	EmailSkipped    EmailState = "skipped"    // nothing to send (no address)
+	EmailSuppressed EmailState = "suppressed" // frequency cap: the recipient had this email recently
+	EmailDryRun     EmailState = "dry_run"    // rendered, not sent: Mailgun is not configured
+)
+
+// EmailStates lists every state, for validation and help texts.
+var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun}
+
+// Email is one row of the outbox: at most one per event.
+type Email struct {
+	ID            int64      `json:"id"`
+	EventID       string     `json:"event_id"`
+	State         EmailState `json:"state"`
+	Recipient     string     `json:"recipient"`
+	Template      string     `json:"template"`
+	Attempts      int        `json:"attempts"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	Reason        string     `json:"reason,omitempty"`
+	MessageID     string     `json:"message_id,omitempty"`
+	Subject       string     `json:"subject,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+}
+
+// EmailPolicy is what the store needs to queue emails with events.
+type EmailPolicy struct {
+	// Events are the event names that become emails.
+	Events []string
+	// CapWindow: at most one email per recipient and template within it.
+	CapWindow time.Duration
+}
+
+// Wants tells whether an event name feeds the email destination.
+func (p *EmailPolicy) Wants(name string) bool {
+	for _, n := range p.Events {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+// EmailRecipient finds the address an event's email goes to, in order:
+// the person's email, the event's $set.email, an "email" property, and the
+// original app's properties.person.properties.email.
+func EmailRecipient(e *Event) string {
+	candidates := []any{e.Person["email"], e.Set["email"], e.Properties["email"]}
+	if set, ok := e.Properties["$set"].(map[string]any); ok {
+		candidates = append(candidates, set["email"])
+	}
+	if p, ok := e.Properties["person"].(map[string]any); ok {
+		if pp, ok := p["properties"].(map[string]any); ok {
+			candidates = append(candidates, pp["email"])
+		}
+	}
+	for _, c := range candidates {
+		if s, ok := c.(string); ok {
+			if s = strings.TrimSpace(s); ValidEmail(s) {
+				return s
+			}
+		}
+	}
+	return ""
+}
+
+// ValidEmail is a deliberately loose check: one @, something on each side,
+// a dot in the domain, no spaces or angle brackets. Mailgun judges the rest.
+func ValidEmail(s string) bool {
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;") {
+		return false
+	}
+	return strings.Contains(s[at+1:], ".")
+}
+
+// OutboxItem is an email a worker claimed, with the event it is made from.
+type OutboxItem struct {
+	Email Email
+	Event Event
+}
+
+// EmailOutcome is what one attempt to send an email came to.
+type EmailOutcome struct {
+	State         EmailState
+	MessageID     string
+	LastError     string
+	Subject       string
+	NextAttemptAt *time.Time
+	At            time.Time
+}
+
+func validState(s string) bool {
+	for _, st := range EmailStates {
+		if string(st) == s {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseEmailState checks a state name from a user.
+func ParseEmailState(s string) (EmailState, error) {
+	if !validState(s) {
+		names := make([]string, len(EmailStates))
+		for i, st := range EmailStates {
+			names[i] = string(st)
+		}
+		return "", FieldError("state", "unknown state %q; use one of %s", s, strings.Join(names, ", "))
+	}
+	return EmailState(s), nil
+}

@@ -1,0 +1,215 @@
+// Package outbox sends the emails the store queued with their events:
+// workers claim due emails, render them, hand them to a Sender (Mailgun)
+// with a timeout, and record the outcome, retrying transient failures with
+// exponential backoff and jitter.
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// Store is the outbox's view of the store.
+type Store interface {
+	ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error)
+	FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error)
+}
+
+// Message is one email as a Sender gets it.
+type Message struct {
+	From, To, Subject, Text, HTML string
+	// EventID goes with the message (as v:hogpipe-event-id in Mailgun) so
+	// a duplicate can be traced to its event.
+	EventID string
+}
+
+// Sender delivers a message and returns the provider's message id.
+type Sender interface {
+	Send(ctx context.Context, m Message) (id string, err error)
+}
+
+// SendError classifies a failed send. Errors that are not a *SendError are
+// treated as transient.
+type SendError struct {
+	Permanent  bool          // retrying cannot help (a 4xx other than 429)
+	RetryAfter time.Duration // the provider asked us to wait this long
+	Err        error
+}
+
+func (e *SendError) Error() string { return e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Config tunes the workers; zero values take the defaults in brackets.
+type Config struct {
+	Workers     int           // concurrent sends [8]
+	Timeout     time.Duration // per send [10s]
+	MaxAttempts int           // then the email is failed [5]
+	BackoffBase time.Duration // first retry delay, doubled per attempt [2s]
+	BackoffMax  time.Duration // cap on the retry delay [10m]
+	Poll        time.Duration // how often to look for due retries [500ms]
+	From        string
+	Templates   *Templates
+}
+
+// Worker runs the sends. A nil Sender is dry-run: emails are rendered and
+// recorded as dry_run, nothing is sent.
+type Worker struct {
+	cfg    Config
+	store  Store
+	sender Sender
+	log    *slog.Logger
+	wake   chan struct{}
+	now    func() time.Time
+	// OnOutcome, when set, is told of every recorded outcome (metrics).
+	OnOutcome func(hogpipe.EmailState)
+}
+
+// New returns a worker.
+func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 5
+	}
+	if cfg.BackoffBase <= 0 {
+		cfg.BackoffBase = 2 * time.Second
+	}
+	if cfg.BackoffMax <= 0 {
+		cfg.BackoffMax = 10 * time.Minute
+	}
+	if cfg.Poll <= 0 {
+		cfg.Poll = 500 * time.Millisecond
+	}
+	if cfg.Templates == nil {
+		cfg.Templates, _ = ParseTemplates("", "", "")
+	}
+	return &Worker{cfg: cfg, store: store, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now}
+}
+
+// Notify wakes the worker after a commit that may have queued emails.
+func (w *Worker) Notify() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// lease is how long a claimed email stays ours: past it, another worker
+// (another replica) may take it over.
+func (w *Worker) lease() time.Duration { return 2*w.cfg.Timeout + 5*time.Second }
+
+// Run claims and sends until ctx ends, then waits for the sends in flight
+// to finish and be recorded (each is bounded by the send timeout).
+func (w *Worker) Run(ctx context.Context) error {
+	sem := make(chan struct{}, w.cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	tick := time.NewTicker(w.cfg.Poll)
+	defer tick.Stop()
+	for {
+		free := w.cfg.Workers - len(sem)
+		var items []hogpipe.OutboxItem
+		if free > 0 {
+			var err error
+			items, err = w.store.ClaimEmails(ctx, w.now(), free, w.lease())
+			if err != nil && ctx.Err() == nil {
+				w.log.Warn("email outbox: cannot claim emails", "err", err)
+			}
+		}
+		for _, it := range items {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				w.process(it)
+			}()
+		}
+		if len(items) > 0 && len(items) == free {
+			continue // there may be more due right now
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+// process renders and sends one claimed email and records the outcome. It
+// does not take the Run context: a send in flight at shutdown finishes (or
+// times out) and is recorded, rather than being left to its lease.
+func (w *Worker) process(it hogpipe.OutboxItem) {
+	out := w.attempt(it)
+	out.At = w.now()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ok, err := w.store.FinishEmail(ctx, it.Email, out)
+	switch {
+	case err != nil:
+		// The lease will expire and the email be tried again: at worst one
+		// more send of an email that was in fact sent.
+		w.log.Error("email outbox: outcome not recorded", "email", it.Email.ID, "state", out.State, "err", err)
+	case !ok:
+		w.log.Warn("email outbox: claim lost before the outcome was recorded", "email", it.Email.ID)
+	default:
+		if w.OnOutcome != nil {
+			w.OnOutcome(out.State)
+		}
+	}
+}
+
+func (w *Worker) attempt(it hogpipe.OutboxItem) hogpipe.EmailOutcome {
+	subject, text, html, err := w.cfg.Templates.Render(dataFor(it))
+	if err != nil {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, LastError: err.Error()}
+	}
+	if w.sender == nil {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailDryRun, Subject: subject}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+	defer cancel()
+	id, err := w.sender.Send(ctx, Message{From: w.cfg.From, To: it.Email.Recipient, Subject: subject, Text: text, HTML: html, EventID: it.Email.EventID})
+	if err == nil {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailSent, MessageID: id, Subject: subject}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %s: %w", w.cfg.Timeout, err)
+	}
+	var se *SendError
+	permanent := errors.As(err, &se) && se.Permanent
+	if permanent {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, LastError: err.Error(), Subject: subject}
+	}
+	if it.Email.Attempts >= w.cfg.MaxAttempts {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, Subject: subject,
+			LastError: fmt.Sprintf("gave up after %d attempts: %v", it.Email.Attempts, err)}
+	}
+	delay := w.backoff(it.Email.Attempts)
+	if se != nil && se.RetryAfter > delay {
+		delay = min(se.RetryAfter, time.Hour)
+	}
+	next := w.now().Add(delay)
+	return hogpipe.EmailOutcome{State: hogpipe.EmailRetrying, LastError: err.Error(), Subject: subject, NextAttemptAt: &next}
+}
+
+// backoff is exponential with "equal jitter": half fixed, half random, so
+// a burst of failures does not retry in lockstep.
+func (w *Worker) backoff(attempts int) time.Duration {
+	d := w.cfg.BackoffBase << min(attempts-1, 20)
+	if d <= 0 || d > w.cfg.BackoffMax {
+		d = w.cfg.BackoffMax
+	}
+	return d/2 + rand.N(d/2+1)
+}

@@ -1,0 +1,134 @@
+package outbox
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// The default templates. They see TemplateData: {{.To}}, {{.Event.Name}},
+// {{.Event.Properties.feature}}, {{.Person.email}} and so on.
+const (
+	DefaultSubject = `You just used {{or .Event.Properties.feature "a new feature"}} — here is what else it can do`
+	DefaultText    = `Hi{{with .Person.name}} {{.}}{{end}},
+
+Thanks for trying {{or .Event.Properties.feature "our new feature"}}. Here are three ways to get more out of it:
+
+  1. Save your settings as a preset, so the next run takes one click.
+  2. Share the result with your team straight from the app.
+  3. Reply to this email with anything that got in your way: a person reads every reply.
+
+The team
+`
+	DefaultHTML = `<!doctype html>
+<html><body style="font-family: system-ui, sans-serif; line-height: 1.5">
+<p>Hi{{with .Person.name}} {{.}}{{end}},</p>
+<p>Thanks for trying <strong>{{or .Event.Properties.feature "our new feature"}}</strong>. Here are three ways to get more out of it:</p>
+<ol>
+  <li>Save your settings as a preset, so the next run takes one click.</li>
+  <li>Share the result with your team straight from the app.</li>
+  <li>Reply to this email with anything that got in your way: a person reads every reply.</li>
+</ol>
+<p>The team</p>
+</body></html>
+`
+)
+
+// TemplateData is what the templates are executed with.
+type TemplateData struct {
+	To     string
+	Event  TemplateEvent
+	Person map[string]any
+}
+
+// TemplateEvent is the event as templates see it.
+type TemplateEvent struct {
+	ID         string
+	Name       string
+	DistinctID string
+	Timestamp  time.Time
+	Properties map[string]any
+}
+
+// Templates render an email's subject, text and HTML parts.
+type Templates struct {
+	subject, text *texttemplate.Template
+	html          *htmltemplate.Template
+}
+
+// ParseTemplates parses the three templates; an empty one takes the
+// default. HTML is escaped by html/template, so event data cannot inject
+// markup. Each template is tried on a sample event, so a template that
+// cannot run fails at start-up rather than on the first email.
+func ParseTemplates(subject, text, html string) (*Templates, error) {
+	if subject == "" {
+		subject = DefaultSubject
+	}
+	if text == "" {
+		text = DefaultText
+	}
+	if html == "" {
+		html = DefaultHTML
+	}
+	t := &Templates{}
+	var err error
+	if t.subject, err = texttemplate.New("subject").Parse(subject); err != nil {
+		return nil, fmt.Errorf("subject template: %w", err)
+	}
+	if t.text, err = texttemplate.New("text").Parse(text); err != nil {
+		return nil, fmt.Errorf("text template: %w", err)
+	}
+	if t.html, err = htmltemplate.New("html").Parse(html); err != nil {
+		return nil, fmt.Errorf("HTML template: %w", err)
+	}
+	sample := TemplateData{To: "ada@example.com", Person: map[string]any{"email": "ada@example.com"},
+		Event: TemplateEvent{ID: "sample", Name: hogpipe.EventFeatureUsed, Properties: map[string]any{"feature": "export"}}}
+	if _, _, _, err := t.Render(sample); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Render executes the templates. The subject is one line.
+func (t *Templates) Render(d TemplateData) (subject, text, html string, err error) {
+	var b bytes.Buffer
+	if err := t.subject.Execute(&b, d); err != nil {
+		return "", "", "", fmt.Errorf("subject template: %w", err)
+	}
+	subject = strings.Join(strings.Fields(b.String()), " ")
+	if subject == "" {
+		return "", "", "", fmt.Errorf("subject template: rendered an empty subject")
+	}
+	b.Reset()
+	if err := t.text.Execute(&b, d); err != nil {
+		return "", "", "", fmt.Errorf("text template: %w", err)
+	}
+	text = b.String()
+	b.Reset()
+	if err := t.html.Execute(&b, d); err != nil {
+		return "", "", "", fmt.Errorf("HTML template: %w", err)
+	}
+	return subject, text, b.String(), nil
+}
+
+func dataFor(it hogpipe.OutboxItem) TemplateData {
+	person := it.Event.Person
+	if person == nil {
+		person = map[string]any{}
+	}
+	props := it.Event.Properties
+	if props == nil {
+		props = map[string]any{}
+	}
+	return TemplateData{
+		To:     it.Email.Recipient,
+		Person: person,
+		Event: TemplateEvent{ID: it.Event.UUID, Name: it.Event.Name, DistinctID: it.Event.DistinctID,
+			Timestamp: it.Event.Timestamp, Properties: props},
+	}
+}

@@ -1,0 +1,262 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+)
+
+// activeForCap are the states that count against the frequency cap: an
+// email that is, or is about to be, on its way.
+const activeForCap = `('queued', 'sending', 'sent', 'retrying', 'dry_run')`
+
+// enqueueEmail writes the outbox row for an event the email destination
+// wants, in the event's own transaction.
+func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error {
+	now := hogpipe.FormatTime(e.ReceivedAt)
+	to := hogpipe.EmailRecipient(e)
+	state, reason := hogpipe.EmailQueued, ""
+	var next sql.NullString
+	switch {
+	case to == "":
+		state, reason = hogpipe.EmailSkipped, "no email address"
+	default:
+		var prior int64
+		since := hogpipe.FormatTime(e.ReceivedAt.Add(-policy.CapWindow))
+		err := t.QueryRow(`SELECT id FROM emails WHERE recipient = ? AND template = ? AND created_at >= ?
+			AND state IN `+activeForCap+` LIMIT 1`, to, e.Name, since).Scan(&prior)
+		switch {
+		case err == nil:
+			state = hogpipe.EmailSuppressed
+			reason = fmt.Sprintf("frequency cap: email %d went to this recipient within %s", prior, policy.CapWindow)
+		case errors.Is(err, sql.ErrNoRows):
+			next = sql.NullString{String: now, Valid: true}
+		default:
+			return fmt.Errorf("check frequency cap: %w", err)
+		}
+	}
+	if _, err := t.Exec(`INSERT INTO emails (event_uuid, state, recipient, template, next_attempt_at, reason, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.UUID, string(state), to, e.Name, next, reason, now, now); err != nil {
+		return fmt.Errorf("queue email: %w", err)
+	}
+	return nil
+}
+
+// OutboxItem is a claimed email with the event it is made from.
+type OutboxItem = hogpipe.OutboxItem
+
+// ClaimEmails takes up to limit emails that are due (queued or retrying
+// with next_attempt_at passed, or sending with an expired lease), marks
+// them sending until now+lease and counts the attempt.
+func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error) {
+	// Workers poll; a read first keeps an idle outbox from costing a
+	// write transaction (and an fsync) per poll.
+	var due int
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1)
+		OR EXISTS (SELECT 1 FROM emails WHERE state = 'sending' AND lease_until <= ?1)`, hogpipe.FormatTime(now)).Scan(&due)
+	if err != nil {
+		return nil, unavailable("find due emails", err)
+	}
+	if due == 0 {
+		return nil, nil
+	}
+	var items []hogpipe.OutboxItem
+	err = s.write(ctx, func(t *txn) error {
+		items = items[:0]
+		nowS := hogpipe.FormatTime(now)
+		rows, err := t.Query(`
+			SELECT m.id, m.event_uuid, m.recipient, m.template, m.attempts, m.created_at,
+			       e.name, e.distinct_id, e.timestamp, e.properties, coalesce(e.person, '{}')
+			FROM (
+			    SELECT * FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1
+			    UNION ALL
+			    SELECT * FROM emails WHERE state = 'sending' AND lease_until <= ?1
+			) m JOIN events e ON e.uuid = m.event_uuid
+			ORDER BY m.id LIMIT ?2`, nowS, limit)
+		if err != nil {
+			return unavailable("find due emails", err)
+		}
+		for rows.Next() {
+			var it hogpipe.OutboxItem
+			var created, ts, props, person string
+			if err := rows.Scan(&it.Email.ID, &it.Email.EventID, &it.Email.Recipient, &it.Email.Template, &it.Email.Attempts, &created,
+				&it.Event.Name, &it.Event.DistinctID, &ts, &props, &person); err != nil {
+				rows.Close()
+				return unavailable("read due emails", err)
+			}
+			it.Email.CreatedAt, _ = parseTime(created)
+			it.Event.UUID = it.Email.EventID
+			it.Event.Timestamp, _ = parseTime(ts)
+			json.Unmarshal([]byte(props), &it.Event.Properties)
+			json.Unmarshal([]byte(person), &it.Event.Person)
+			items = append(items, it)
+		}
+		rows.Close()
+		leaseS := hogpipe.FormatTime(now.Add(lease))
+		for i := range items {
+			items[i].Email.Attempts++
+			items[i].Email.State = hogpipe.EmailSending
+			if _, err := t.Exec(`UPDATE emails SET state = 'sending', attempts = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
+				items[i].Email.Attempts, leaseS, nowS, items[i].Email.ID); err != nil {
+				return unavailable("claim email", err)
+			}
+		}
+		return nil
+	})
+	return items, err
+}
+
+// FinishEmail records the outcome of a claimed email's attempt. It changes
+// nothing (and says so) when the claim was lost: the lease expired and
+// another worker took the email over.
+func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error) {
+	var done bool
+	err := s.write(ctx, func(t *txn) error {
+		var next sql.NullString
+		if out.NextAttemptAt != nil {
+			next = sql.NullString{String: hogpipe.FormatTime(*out.NextAttemptAt), Valid: true}
+		}
+		res, err := t.Exec(`UPDATE emails SET state = ?, message_id = ?, last_error = ?, subject = ?, next_attempt_at = ?,
+			lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'sending' AND attempts = ?`,
+			string(out.State), out.MessageID, out.LastError, out.Subject, next, hogpipe.FormatTime(out.At), claimed.ID, claimed.Attempts)
+		if err != nil {
+			return unavailable("record email outcome", err)
+		}
+		n, _ := res.RowsAffected()
+		done = n == 1
+		return nil
+	})
+	return done, err
+}
+
+// ReleaseSending hands every email marked sending back to the queue. A
+// serve calls it at start: it owns the data directory, so no other worker
+// can be sending, and waiting out the leases would only delay them.
+func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error) {
+	var n int64
+	err := s.write(ctx, func(t *txn) error {
+		res, err := t.Exec(`UPDATE emails SET state = 'queued', next_attempt_at = ?, lease_until = NULL, updated_at = ?
+			WHERE state = 'sending'`, hogpipe.FormatTime(now), hogpipe.FormatTime(now))
+		if err != nil {
+			return unavailable("release emails", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+// ReplayEmails requeues every email in state (failed, usually) with a fresh
+// set of attempts, and returns how many.
+func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error) {
+	if state == hogpipe.EmailSending || state == hogpipe.EmailQueued {
+		return 0, hogpipe.FieldError("state", "%s emails are already being worked on", state)
+	}
+	var n int64
+	err := s.write(ctx, func(t *txn) error {
+		res, err := t.Exec(`UPDATE emails SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+			last_error = '', reason = '', updated_at = ? WHERE state = ?`,
+			hogpipe.FormatTime(now), hogpipe.FormatTime(now), string(state))
+		if err != nil {
+			return unavailable("replay emails", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}
+
+const emailColumns = `id, event_uuid, state, recipient, template, attempts, coalesce(next_attempt_at, ''),
+	last_error, reason, message_id, subject, created_at, updated_at`
+
+func scanEmail(sc interface{ Scan(...any) error }) (hogpipe.Email, error) {
+	var m hogpipe.Email
+	var next, created, updated string
+	if err := sc.Scan(&m.ID, &m.EventID, &m.State, &m.Recipient, &m.Template, &m.Attempts, &next,
+		&m.LastError, &m.Reason, &m.MessageID, &m.Subject, &created, &updated); err != nil {
+		return m, err
+	}
+	if next != "" && (m.State == hogpipe.EmailQueued || m.State == hogpipe.EmailRetrying) {
+		if t, err := parseTime(next); err == nil {
+			m.NextAttemptAt = &t
+		}
+	}
+	m.CreatedAt, _ = parseTime(created)
+	m.UpdatedAt, _ = parseTime(updated)
+	return m, nil
+}
+
+// ListEmails returns the latest emails, newest first, optionally in one state.
+func (s *Store) ListEmails(ctx context.Context, state hogpipe.EmailState, limit int) ([]hogpipe.Email, error) {
+	q := `SELECT ` + emailColumns + ` FROM emails`
+	args := []any{}
+	if state != "" {
+		q += ` WHERE state = ?`
+		args = append(args, string(state))
+	}
+	q += ` ORDER BY id DESC LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, q, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list emails: %w", err)
+	}
+	defer rows.Close()
+	out := []hogpipe.Email{}
+	for rows.Next() {
+		m, err := scanEmail(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list emails: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// EmailForEvent returns the outbox row of one event, if it has one.
+func (s *Store) EmailForEvent(ctx context.Context, id string) (*hogpipe.Email, error) {
+	m, err := scanEmail(s.r.QueryRowContext(ctx, `SELECT `+emailColumns+` FROM emails WHERE event_uuid = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read email: %w", err)
+	}
+	return &m, nil
+}
+
+// EmailCounts counts emails by state.
+func (s *Store) EmailCounts(ctx context.Context) (map[string]int64, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT state, count(*) FROM emails GROUP BY state`)
+	if err != nil {
+		return nil, fmt.Errorf("count emails: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, fmt.Errorf("count emails: %w", err)
+		}
+		out[st] = n
+	}
+	return out, rows.Err()
+}
+
+// OldestQueued returns when the oldest email still waiting was created.
+func (s *Store) OldestQueued(ctx context.Context) (time.Time, bool, error) {
+	var created sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT min(created_at) FROM emails WHERE state IN ('queued', 'retrying', 'sending')`).Scan(&created)
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("read outbox: %w", err)
+	}
+	if !created.Valid {
+		return time.Time{}, false, nil
+	}
+	t, err := parseTime(created.String)
+	return t, err == nil, nil
+}
