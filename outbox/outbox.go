@@ -48,7 +48,7 @@ func (e *SendError) Unwrap() error { return e.Err }
 
 // Config tunes the workers; zero values take the defaults in brackets.
 type Config struct {
-	Workers     int           // concurrent sends [8]
+	Workers     int           // concurrent sends [32]
 	Timeout     time.Duration // per send [10s]
 	MaxAttempts int           // then the email is failed [5]
 	BackoffBase time.Duration // first retry delay, doubled per attempt [2s]
@@ -74,7 +74,7 @@ type Worker struct {
 // New returns a worker.
 func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = 32
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second

@@ -41,7 +41,7 @@ func addEmailFlags(fs *flagSet, c *emailConfig) {
 	fs.bind("email-events", "HOGPIPE_EMAIL_EVENTS")
 	fs.fs.DurationVar(&c.capWindow, "email-cap-window", 24*time.Hour, "at most one email per recipient and event name within this window")
 	fs.bind("email-cap-window", "HOGPIPE_EMAIL_CAP_WINDOW")
-	fs.fs.IntVar(&c.workers, "email-workers", 8, "concurrent sends")
+	fs.fs.IntVar(&c.workers, "email-workers", 32, "concurrent sends")
 	fs.bind("email-workers", "HOGPIPE_EMAIL_WORKERS")
 	fs.fs.DurationVar(&c.timeout, "email-timeout", 10*time.Second, "timeout of one send")
 	fs.bind("email-timeout", "HOGPIPE_EMAIL_TIMEOUT")

@@ -25,7 +25,7 @@ type testServer struct {
 
 // startServer runs "hogpipe serve" on a free port with a fresh data
 // directory and waits until /healthz answers.
-func startServer(t *testing.T, env map[string]string, args ...string) *testServer {
+func startServer(t testing.TB, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	ts := &testServer{DataDir: filepath.Join(dir, "data"), TrainingFile: filepath.Join(dir, "training_data.jsonl")}
@@ -33,7 +33,7 @@ func startServer(t *testing.T, env map[string]string, args ...string) *testServe
 }
 
 // restartServer starts a server on an existing data directory.
-func restartServer(t *testing.T, ts *testServer, env map[string]string, args ...string) *testServer {
+func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
@@ -76,7 +76,7 @@ func restartServer(t *testing.T, ts *testServer, env map[string]string, args ...
 	return ts
 }
 
-func waitHealthy(t *testing.T, url string) {
+func waitHealthy(t testing.TB, url string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
@@ -111,7 +111,7 @@ type response struct {
 	Body   map[string]any
 }
 
-func post(t *testing.T, url, body string, headers ...string) response {
+func post(t testing.TB, url, body string, headers ...string) response {
 	t.Helper()
 	req, err := http.NewRequest("POST", url, strings.NewReader(body))
 	if err != nil {
@@ -123,7 +123,7 @@ func post(t *testing.T, url, body string, headers ...string) response {
 	return do(t, req)
 }
 
-func get(t *testing.T, url string) response {
+func get(t testing.TB, url string) response {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
 	if err != nil {
@@ -132,7 +132,7 @@ func get(t *testing.T, url string) response {
 	return do(t, req)
 }
 
-func do(t *testing.T, req *http.Request) response {
+func do(t testing.TB, req *http.Request) response {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -188,7 +188,7 @@ func readLines(t *testing.T, path string) []map[string]any {
 	return out
 }
 
-func (ts *testServer) stats(t *testing.T) map[string]any {
+func (ts *testServer) stats(t testing.TB) map[string]any {
 	t.Helper()
 	return get(t, ts.URL+"/api/stats").Body
 }
