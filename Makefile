@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/hogpipe
 WEB_DIST := server/webdist
 
-.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web
+.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz
 
 run: build
 	./$(BIN) serve
@@ -35,13 +35,33 @@ vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
 
-test: vet build-web test-web test-go
+test: vet build-web test-web test-go fuzz
 
 test-go:
 	$(GO) test -count=1 ./...
 
+# Every parser fuzzed for a bounded time; a crash fails the build and
+# leaves the input in posthog/testdata/fuzz for a regression test.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test ./posthog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
 test-web:
-	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi
+	@if [ -f web/package.json ]; then cd web && npm test; else echo "# Every parser fuzzed for a bounded time; a crash fails the build and
+# leaves the input in posthog/testdata/fuzz for a regression test.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+		echo "fuzz $$f for $(FUZZTIME)"; \
+		$(GO) test ./posthog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	done
+
+test-web: not yet (no web/ app)"; fi
 
 # Benchmarks: figures go in docs/BENCHMARKS.md with the command that made them.
 bench: build-api

@@ -6,6 +6,10 @@ import "strings"
 // an unbounded key would let one request bloat every index.
 const MaxNameLen = 200
 
+// MaxProperties bounds the properties of one event. posthog-js sends about
+// 60; the body limit bounds their total size.
+const MaxProperties = 1000
+
 // ValidateEvent checks that an event can feed the pipeline, naming the field
 // at fault. prefix is prepended to field names ("" or e.g. "[3].").
 func ValidateEvent(e *Event, prefix string) error {
@@ -17,6 +21,17 @@ func ValidateEvent(e *Event, prefix string) error {
 	}
 	if len(e.UUID) > MaxNameLen {
 		return FieldError(prefix+"uuid", "longer than %d bytes", MaxNameLen)
+	}
+	if len(e.DistinctID) > MaxNameLen {
+		return FieldError(prefix+"distinct_id", "longer than %d bytes", MaxNameLen)
+	}
+	if len(e.Properties) > MaxProperties {
+		return FieldError(prefix+"properties", "%d properties; at most %d", len(e.Properties), MaxProperties)
+	}
+	for k := range e.Properties {
+		if len(k) > MaxNameLen {
+			return FieldError(prefix+"properties", "a property name is longer than %d bytes", MaxNameLen)
+		}
 	}
 	if e.Name == EventGenerationFailed {
 		p, ok := e.Properties["input_prompt"]

@@ -239,6 +239,23 @@ func TestBrowserFlow(t *testing.T) {
 		return fmt.Errorf("not stored yet; events: %v", seen)
 	})
 
+	// Queued for the email destination (dry-run: no Mailgun configured).
+	eventually(t, "email for the feature_used event", 10*time.Second, func() error {
+		var out struct {
+			Email *struct {
+				State     string `json:"state"`
+				Recipient string `json:"recipient"`
+			} `json:"email"`
+		}
+		if err := getJSON(h.URL+"/api/events/"+featureID, &out); err != nil {
+			return err
+		}
+		if out.Email == nil || out.Email.Recipient != email || (out.Email.State != "queued" && out.Email.State != "dry_run") {
+			return fmt.Errorf("email = %+v", out.Email)
+		}
+		return nil
+	})
+
 	// The dashboard shows both without a reload, and the demo the outcome.
 	eventually(t, "dashboard counts", 10*time.Second, func() error {
 		gf, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="stat-generation-failed"]`)))

@@ -32,14 +32,16 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/array/{token}/config", cors(s.handleRemoteConfig()))
 	s.handle(mux, "GET", "/array/{token}/config.js", cors(s.handleRemoteConfigJS()))
 
-	// Read API behind the dashboard.
-	s.handle(mux, "GET", "/api/stats", s.handleStats())
-	s.handle(mux, "GET", "/api/events", s.handleEvents())
-	s.handle(mux, "GET", "/api/events/{id}", s.handleEvent())
-	s.handle(mux, "GET", "/api/events-per-minute", s.handleEventsPerMinute())
-	s.handle(mux, "GET", "/api/training-data", s.handleTrainingData())
-	s.handle(mux, "GET", "/api/emails", s.handleEmails())
-	s.handle(mux, "POST", "/api/emails/replay", s.handleReplayEmails())
+	// Read API behind the dashboard (and one action): local requests or
+	// the admin token.
+	admin := s.requireAdmin
+	s.handle(mux, "GET", "/api/stats", admin(s.handleStats()))
+	s.handle(mux, "GET", "/api/events", admin(s.handleEvents()))
+	s.handle(mux, "GET", "/api/events/{id}", admin(s.handleEvent()))
+	s.handle(mux, "GET", "/api/events-per-minute", admin(s.handleEventsPerMinute()))
+	s.handle(mux, "GET", "/api/training-data", admin(s.handleTrainingData()))
+	s.handle(mux, "GET", "/api/emails", admin(s.handleEmails()))
+	s.handle(mux, "POST", "/api/emails/replay", admin(s.handleReplayEmails()))
 
 	// Health.
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())

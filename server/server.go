@@ -40,6 +40,7 @@ type Config struct {
 	MaxEvents int
 	// CaptureTokens are the project tokens capture requests may carry.
 	CaptureTokens []string
+	Security      Security
 }
 
 // Server holds the dependencies handlers are made from.
@@ -68,7 +69,7 @@ func New(cfg Config, store Store, mirror Mirror, log *slog.Logger) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.logRequests(mux)
+	return s.logRequests(securityHeaders(s.protect(mux)))
 }
 
 // Drain marks the server as shutting down: /readyz fails from now on, so a

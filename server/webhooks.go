@@ -56,6 +56,11 @@ func (s *Server) handleWebhook(expect string) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		if err := s.authorizeWebhook(r, body); err != nil {
+			release()
+			writeError(w, r, s.log, err)
+			return
+		}
 		delivery := r.Header.Get("webhook-id")
 		if delivery == "" {
 			delivery = r.Header.Get("Idempotency-Key")

@@ -27,6 +27,7 @@ type serveConfig struct {
 	shutdownGrace time.Duration
 	captureTokens string
 	email         emailConfig
+	security      securityConfig
 }
 
 // defaultCaptureToken is the project token the built web app uses when it
@@ -36,7 +37,7 @@ const defaultCaptureToken = "phc_hogpipe_local"
 func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env.getenv, env.stderr)
-	fs.fs.StringVar(&c.addr, "addr", ":3000", "address to listen on (PORT may hold just a port number)")
+	fs.fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
 	fs.bind("addr", "PORT")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
 	fs.fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
@@ -46,6 +47,7 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.fs.StringVar(&c.captureTokens, "capture-tokens", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	fs.bind("capture-tokens", "HOGPIPE_CAPTURE_TOKENS")
 	addEmailFlags(fs, &c.email)
+	addSecurityFlags(fs, &c.security)
 	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
 	return fs, c
@@ -78,6 +80,11 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return usagef("--capture-tokens is empty; give at least one project token")
 	}
 
+	var notices []string
+	security, err := c.security.build(c.addr, func(s string) { notices = append(notices, s) })
+	if err != nil {
+		return err
+	}
 	emailSetup, err := c.email.build(log)
 	if err != nil {
 		return err
@@ -130,7 +137,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return errors.Join(werr, <-mirrorDone)
 	}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens}, store, mirror, log)
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, store, mirror, log)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -148,6 +155,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	fmt.Fprintf(env.stdout, "hogpipe listening on http://%s\n", displayAddr(ln.Addr()))
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
 	fmt.Fprintln(env.stdout, emailSetup.describe)
+	for _, n := range notices {
+		fmt.Fprintln(env.stdout, n)
+		log.Warn(n)
+	}
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}

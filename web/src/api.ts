@@ -31,8 +31,26 @@ export type EventOutcome = {
 
 export type MinuteCount = { minute: string; event: string; count: number }
 
+// The read API is open to requests from the machine hogpipe runs on; from
+// anywhere else it wants HOGPIPE_ADMIN_TOKEN, which the dashboard asks for
+// once and keeps for the browser tab.
+const tokenKey = 'hogpipe-admin-token'
+
+export const adminToken = {
+  get: (): string | null => sessionStorage.getItem(tokenKey),
+  set: (t: string) => sessionStorage.setItem(tokenKey, t),
+}
+
+export class AuthError extends Error {}
+
+function headers(): HeadersInit {
+  const t = adminToken.get()
+  return t ? { Accept: 'application/json', Authorization: `Bearer ${t}` } : { Accept: 'application/json' }
+}
+
 async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(path, { signal, headers: { Accept: 'application/json' } })
+  const res = await fetch(path, { signal, headers: headers() })
+  if (res.status === 401) throw new AuthError('admin token required')
   if (!res.ok) throw new Error(`${path}: ${res.status}`)
   return (await res.json()) as T
 }
@@ -46,7 +64,7 @@ export const api = {
     getJSON<{ from: string; minutes: MinuteCount[] }>('/api/events-per-minute?minutes=30', signal),
   // Resolves to null while the pipeline has not stored the event yet.
   event: async (id: string, signal?: AbortSignal): Promise<EventOutcome | null> => {
-    const res = await fetch(`/api/events/${encodeURIComponent(id)}`, { signal })
+    const res = await fetch(`/api/events/${encodeURIComponent(id)}`, { signal, headers: headers() })
     if (res.status === 404) return null
     if (!res.ok) throw new Error(`event ${id}: ${res.status}`)
     return (await res.json()) as EventOutcome

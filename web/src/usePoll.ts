@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react'
 // result; a failed call keeps the last good data and reports the error.
 export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, intervalMs: number) {
   const [data, setData] = useState<T | null>(null)
-  const [error, setError] = useState<string | null>(null)
+  const [error, setError] = useState<unknown>(null)
   useEffect(() => {
     const ctrl = new AbortController()
     let timer: ReturnType<typeof setTimeout>
@@ -13,7 +13,7 @@ export function usePoll<T>(load: (signal: AbortSignal) => Promise<T>, intervalMs
         setData(await load(ctrl.signal))
         setError(null)
       } catch (e) {
-        if (!ctrl.signal.aborted) setError(String(e))
+        if (!ctrl.signal.aborted) setError(e)
       }
       if (!ctrl.signal.aborted) timer = setTimeout(tick, intervalMs)
     }

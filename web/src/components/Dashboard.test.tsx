@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { render, screen, waitFor, within } from '@testing-library/react'
+import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { Dashboard, type DashboardSource } from './Dashboard'
 import { minutesFrom } from './EventsChart'
 
@@ -47,6 +47,29 @@ describe('Dashboard', () => {
   it('reports an unreachable server', async () => {
     render(<Dashboard source={async () => Promise.reject(new Error('down'))} intervalMs={10} />)
     await waitFor(() => expect(screen.getByText(/Cannot reach hogpipe/)).toBeTruthy())
+  })
+})
+
+describe('Dashboard admin token', () => {
+  it('asks for the admin token on 401 and sends it afterwards', async () => {
+    const seen: (string | null)[] = []
+    const fetchMock = async (_url: string, init?: RequestInit) => {
+      const auth = (init?.headers as Record<string, string> | undefined)?.Authorization ?? null
+      seen.push(auth)
+      return new Response('{"status":"error"}', { status: auth === 'Bearer s3cret-token-123456' ? 500 : 401 })
+    }
+    const orig = globalThis.fetch
+    globalThis.fetch = fetchMock as typeof fetch
+    try {
+      render(<Dashboard intervalMs={10} />)
+      const input = await screen.findByLabelText(/Admin token/)
+      fireEvent.change(input, { target: { value: 's3cret-token-123456' } })
+      fireEvent.click(screen.getByText('Use token'))
+      await waitFor(() => expect(seen).toContain('Bearer s3cret-token-123456'))
+    } finally {
+      globalThis.fetch = orig
+      sessionStorage.clear()
+    }
   })
 })
 

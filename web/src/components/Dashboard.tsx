@@ -1,5 +1,5 @@
-import { useCallback } from 'react'
-import { api, type MinuteCount, type Stats, type StoredEvent } from '../api'
+import { useCallback, useState } from 'react'
+import { AuthError, adminToken, api, type MinuteCount, type Stats, type StoredEvent } from '../api'
 import { usePoll } from '../usePoll'
 import { EventsChart } from './EventsChart'
 
@@ -25,7 +25,11 @@ export function Dashboard({ source = loadSnapshot, intervalMs = 1000 }: { source
           Download training_data.jsonl
         </a>
       </div>
-      {error && <p className="text-sm text-rose-700">Cannot reach hogpipe: {error}</p>}
+      {error instanceof AuthError ? (
+        <AdminTokenForm />
+      ) : (
+        error != null && <p className="text-sm text-rose-700">Cannot reach hogpipe: {String(error)}</p>
+      )}
       {data ? <Body data={data} /> : <p className="text-sm text-slate-500">Loading…</p>}
     </section>
   )
@@ -103,5 +107,26 @@ function Stat({ label, value, testId }: { label: string; value: number; testId: 
         {value}
       </dd>
     </div>
+  )
+}
+
+// AdminTokenForm asks for HOGPIPE_ADMIN_TOKEN when the dashboard is opened
+// from another machine; the next poll uses it.
+function AdminTokenForm() {
+  const [token, setToken] = useState('')
+  return (
+    <form
+      className="mb-3 flex gap-2 text-sm"
+      onSubmit={(e) => {
+        e.preventDefault()
+        adminToken.set(token.trim())
+      }}
+    >
+      <label className="flex-1">
+        Admin token (HOGPIPE_ADMIN_TOKEN)
+        <input className="mt-1 w-full rounded border px-2 py-1" type="password" name="admin-token" value={token} onChange={(e) => setToken(e.target.value)} />
+      </label>
+      <button className="self-end rounded bg-slate-700 px-3 py-1.5 text-white">Use token</button>
+    </form>
   )
 }

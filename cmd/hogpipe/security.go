@@ -1,0 +1,127 @@
+package main
+
+import (
+	"net"
+	"os"
+	"strings"
+
+	"github.com/hogpipe/hogpipe/posthog"
+	"github.com/hogpipe/hogpipe/server"
+)
+
+// securityConfig holds the secrets and limits of serve. Secrets come from a
+// flag, an environment variable, or a file (…_FILE), and are never logged.
+type securityConfig struct {
+	signingSecret, webhookSecret, adminToken secretFlag
+	insecure                                 bool
+	rate                                     float64
+	burst, maxInFlight                       int
+}
+
+type secretFlag struct {
+	name, env   string
+	value, file string
+}
+
+func (s *secretFlag) register(fs *flagSet, name, env, usage string) {
+	s.name, s.env = name, env
+	fs.fs.StringVar(&s.value, name, "", usage)
+	fs.bind(name, env)
+	fs.fs.StringVar(&s.file, name+"-file", "", "file holding --"+name+" (for secrets managers)")
+	fs.bind(name+"-file", env+"_FILE")
+}
+
+func (s *secretFlag) resolve() (string, error) {
+	if s.value != "" && s.file != "" {
+		return "", usagef("set --%s (%s) or --%s-file (%s_FILE), not both", s.name, s.env, s.name, s.env)
+	}
+	if s.file == "" {
+		return strings.TrimSpace(s.value), nil
+	}
+	b, err := os.ReadFile(s.file)
+	if err != nil {
+		return "", usagef("%s_FILE: %v", s.env, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", usagef("%s_FILE %s is empty", s.env, s.file)
+	}
+	return v, nil
+}
+
+func addSecurityFlags(fs *flagSet, c *securityConfig) {
+	c.signingSecret.register(fs, "webhook-signing-secret", "HOGPIPE_WEBHOOK_SIGNING_SECRET",
+		"Standard Webhooks signing secret (whsec_…) of the PostHog destination")
+	c.webhookSecret.register(fs, "webhook-secret", "HOGPIPE_WEBHOOK_SECRET",
+		"shared secret webhooks send as 'Authorization: Bearer …' or 'X-Hogpipe-Secret: …'")
+	c.adminToken.register(fs, "admin-token", "HOGPIPE_ADMIN_TOKEN",
+		"token for the read API (/api/…) from anywhere but this machine")
+	fs.fs.BoolVar(&c.insecure, "insecure", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
+	fs.bind("insecure", "HOGPIPE_INSECURE")
+	fs.fs.Float64Var(&c.rate, "rate-limit", 200, "requests per second per client IP (0: off); local requests are not limited")
+	fs.bind("rate-limit", "HOGPIPE_RATE_LIMIT")
+	fs.fs.IntVar(&c.burst, "rate-burst", 400, "burst per client IP above --rate-limit")
+	fs.bind("rate-burst", "HOGPIPE_RATE_BURST")
+	fs.fs.IntVar(&c.maxInFlight, "max-in-flight", 1024, "concurrent requests before shedding load with 503")
+	fs.bind("max-in-flight", "HOGPIPE_MAX_IN_FLIGHT")
+}
+
+// build turns the flags into the server's Security, refusing an exposed
+// listener that anyone could post to.
+func (c *securityConfig) build(addr string, stdout func(string)) (server.Security, error) {
+	var sec server.Security
+	signing, err := c.signingSecret.resolve()
+	if err != nil {
+		return sec, err
+	}
+	if signing != "" {
+		key, err := posthog.ParseSigningSecret(signing)
+		if err != nil {
+			return sec, usagef("HOGPIPE_WEBHOOK_SIGNING_SECRET: %v", err)
+		}
+		sec.SigningKey = key
+	}
+	if sec.WebhookSecret, err = c.webhookSecret.resolve(); err != nil {
+		return sec, err
+	}
+	if sec.WebhookSecret != "" && len(sec.WebhookSecret) < 16 {
+		return sec, usagef("HOGPIPE_WEBHOOK_SECRET is %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(sec.WebhookSecret))
+	}
+	if sec.AdminToken, err = c.adminToken.resolve(); err != nil {
+		return sec, err
+	}
+	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
+		return sec, usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
+	}
+	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 {
+		return sec, usagef("--rate-limit, --rate-burst and --max-in-flight cannot be negative")
+	}
+	sec.Insecure, sec.RatePerClient, sec.RateBurst, sec.MaxInFlight = c.insecure, c.rate, c.burst, c.maxInFlight
+
+	if !loopbackAddr(addr) && !sec.WebhookAuthConfigured() {
+		if !c.insecure {
+			return sec, usagef("refusing to listen on %s, reachable from other machines, with no webhook authentication: "+
+				"set HOGPIPE_WEBHOOK_SECRET (a shared secret header) or HOGPIPE_WEBHOOK_SIGNING_SECRET (PostHog's signing secret), "+
+				"listen on 127.0.0.1 with --addr, or pass --insecure to accept anyone's events", addr)
+		}
+		stdout("WARNING: --insecure: webhooks from anywhere are accepted without authentication")
+	}
+	if !sec.WebhookAuthConfigured() && loopbackAddr(addr) {
+		stdout("webhooks: no authentication configured, so only requests from this machine are accepted; " +
+			"set HOGPIPE_WEBHOOK_SECRET before exposing hogpipe through a tunnel")
+	}
+	return sec, nil
+}
+
+// loopbackAddr tells whether a listen address only takes local connections.
+func loopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

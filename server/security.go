@@ -1,0 +1,230 @@
+package server
+
+import (
+	"crypto/subtle"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/posthog"
+)
+
+// Security is the server's share of the security configuration.
+type Security struct {
+	// SigningKey verifies Standard Webhooks signatures (PostHog's signing
+	// secret); nil when not configured.
+	SigningKey posthog.SigningKey
+	// WebhookSecret is a shared secret sent as "Authorization: Bearer …"
+	// or "X-Hogpipe-Secret: …"; "" when not configured.
+	WebhookSecret string
+	// AdminToken guards the read API for requests that are not local.
+	AdminToken string
+	// Insecure accepts unauthenticated webhooks from anywhere.
+	Insecure bool
+	// RatePerClient limits requests per second per client IP (0: off);
+	// RateBurst is the bucket size.
+	RatePerClient float64
+	RateBurst     int
+	// MaxInFlight caps concurrent requests; more are shed with 503.
+	MaxInFlight int
+}
+
+// WebhookAuthConfigured tells whether webhooks need a credential.
+func (c Security) WebhookAuthConfigured() bool { return c.SigningKey != nil || c.WebhookSecret != "" }
+
+// isLocal tells whether a request comes from this machine for this machine:
+// a loopback peer AND a loopback Host. A tunnel (ssh -R, ngrok) delivers
+// internet traffic from a loopback peer, but with its public Host, so it
+// does not count as local; neither does a DNS-rebinding page.
+func isLocal(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return false
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return false
+	}
+	h := r.Host
+	if hh, _, err := net.SplitHostPort(h); err == nil {
+		h = hh
+	}
+	h = strings.Trim(h, "[]")
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+func equalSecret(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+func bearer(r *http.Request) string {
+	v := r.Header.Get("Authorization")
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return ""
+}
+
+// authorizeWebhook checks a webhook delivery's credentials against the raw
+// body. With none configured, only local requests (or --insecure) pass.
+func (s *Server) authorizeWebhook(r *http.Request, body []byte) error {
+	sec := s.cfg.Security
+	if !sec.WebhookAuthConfigured() {
+		if sec.Insecure || isLocal(r) {
+			return nil
+		}
+		return hogpipe.Errorf(hogpipe.EUnauthorized,
+			"webhook authentication is not configured: set HOGPIPE_WEBHOOK_SECRET or HOGPIPE_WEBHOOK_SIGNING_SECRET")
+	}
+	var sigErr error
+	if sec.SigningKey != nil {
+		sig := r.Header.Get("webhook-signature")
+		if sig != "" || sec.WebhookSecret == "" {
+			sigErr = sec.SigningKey.Verify(r.Header.Get("webhook-id"), r.Header.Get("webhook-timestamp"), sig, body, s.now())
+			if sigErr == nil {
+				return nil
+			}
+		}
+	}
+	if sec.WebhookSecret != "" {
+		given := bearer(r)
+		if given == "" {
+			given = r.Header.Get("X-Hogpipe-Secret")
+		}
+		if given != "" && equalSecret(given, sec.WebhookSecret) {
+			return nil
+		}
+		if sigErr == nil {
+			return hogpipe.Errorf(hogpipe.EUnauthorized, "missing or wrong webhook secret (Authorization: Bearer … or X-Hogpipe-Secret)")
+		}
+	}
+	return sigErr
+}
+
+// requireAdmin guards the read API: local requests pass; others need
+// "Authorization: Bearer <HOGPIPE_ADMIN_TOKEN>".
+func (s *Server) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := s.cfg.Security.AdminToken
+		if isLocal(r) || (tok != "" && equalSecret(bearer(r), tok)) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		msg := "admin token required: send Authorization: Bearer <HOGPIPE_ADMIN_TOKEN>"
+		if tok == "" {
+			msg = "this API is only open to local requests until HOGPIPE_ADMIN_TOKEN is set"
+		}
+		w.Header().Set("WWW-Authenticate", `Bearer realm="hogpipe"`)
+		writeError(w, r, s.log, hogpipe.Errorf(hogpipe.EUnauthorized, "%s", msg))
+	})
+}
+
+// limiter hands out a token bucket per client IP, forgetting idle ones.
+type limiter struct {
+	mu      sync.Mutex
+	rate    rate.Limit
+	burst   int
+	clients map[string]*clientBucket
+	swept   time.Time
+}
+
+type clientBucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newLimiter(perSecond float64, burst int) *limiter {
+	if burst < 1 {
+		burst = max(1, int(perSecond*2))
+	}
+	return &limiter{rate: rate.Limit(perSecond), burst: burst, clients: map[string]*clientBucket{}}
+}
+
+// allow takes a token for ip, or says how long until one is free.
+func (l *limiter) allow(ip string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.swept) > time.Minute {
+		for k, c := range l.clients {
+			if now.Sub(c.seen) > 10*time.Minute {
+				delete(l.clients, k)
+			}
+		}
+		l.swept = now
+	}
+	c := l.clients[ip]
+	if c == nil {
+		c = &clientBucket{lim: rate.NewLimiter(l.rate, l.burst)}
+		l.clients[ip] = c
+	}
+	c.seen = now
+	res := c.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// protect applies the per-client rate limit and the in-flight cap. Local
+// requests are not rate limited (benchmarks, the operator's own curl).
+func (s *Server) protect(next http.Handler) http.Handler {
+	sec := s.cfg.Security
+	var lim *limiter
+	if sec.RatePerClient > 0 {
+		lim = newLimiter(sec.RatePerClient, sec.RateBurst)
+	}
+	var slots chan struct{}
+	if sec.MaxInFlight > 0 {
+		slots = make(chan struct{}, sec.MaxInFlight)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if lim != nil && !isLocal(r) {
+			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+			if ok, wait := lim.allow(ip, time.Now()); !ok {
+				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
+				setRejectReason(r, "rate_limited")
+				writeStatus(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; slow down")
+				return
+			}
+		}
+		if slots != nil {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			default:
+				w.Header().Set("Retry-After", retryAfterSeconds)
+				setRejectReason(r, "overloaded")
+				writeStatus(w, http.StatusServiceUnavailable, "overloaded", "server is at its concurrent request limit; retry")
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders go on every answer; the CSP lets posthog-js run (its
+// remote config is a script from this origin, or from PostHog Cloud in
+// cloud mode) and nothing else.
+func securityHeaders(next http.Handler) http.Handler {
+	const csp = "default-src 'self'; script-src 'self' https://*.posthog.com; " +
+		"connect-src 'self' https://*.posthog.com; img-src 'self' data: https://*.posthog.com; " +
+		"style-src 'self' 'unsafe-inline'; font-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "strict-origin-when-cross-origin")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", csp)
+		next.ServeHTTP(w, r)
+	})
+}
