@@ -30,11 +30,19 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	target := fs.String("url", "", "", "measure this running hogpipe instead of starting one (base URL)")
 	logLevel := fs.String("log-level", "", "info", "log level of the hogpipe started for the run (logs are discarded)")
 	cpuProfile := fs.String("cpuprofile", "", "", "write a CPU profile of the hogpipe measurement to this file")
+	scenario := fs.String("scenario", "", "ingest", "ingest (throughput and latency) or abuse (well-formed traffic beside hostile clients)")
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}
 	if *clients < 1 || *dur <= 0 {
 		return usagef("--clients and --duration must be positive")
+	}
+	switch *scenario {
+	case "ingest":
+	case "abuse":
+		return runAbuse(ctx, env, *dur)
+	default:
+		return usagef("--scenario %q: use ingest or abuse", *scenario)
 	}
 
 	noop, stopNoop, err := startNoop()

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/sqlite"
+)
+
+// runAbuse is "hogpipe bench --scenario abuse": well-formed webhook traffic
+// from a few clients under their rate limit, while other clients flood
+// above theirs, hold slowloris connections and post oversized bodies. It
+// reports the well-formed traffic's latency and errors and then checks, in
+// the store, that every event it got a 200 for is there.
+//
+// Each client dials from its own loopback address (127.0.0.x) and names a
+// public Host, so hogpipe treats it as a remote client with its own bucket.
+func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
+	dir, err := os.MkdirTemp("", "hogpipe-abuse-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	const secret = "abuse-test-secret-0123456789"
+	sctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	getenv := func(k string) string {
+		if k == "HOGPIPE_WEBHOOK_SECRET" {
+			return secret
+		}
+		return env.getenv(k)
+	}
+	go func() {
+		done <- run(sctx, []string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+			"--training-file", filepath.Join(dir, "t.jsonl"), "--log-level", "error", "--rate-limit", "200", "--rate-burst", "200"},
+			getenv, pw, io.Discard)
+		pw.Close()
+	}()
+	first := make([]byte, 256)
+	n, _ := pr.Read(first)
+	go io.Copy(io.Discard, pr)
+	url := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(first[:n]), "\n", 2)[0], "hogpipe listening on "))
+	hostport := strings.TrimPrefix(url, "http://")
+	defer func() { cancel(); <-done }()
+
+	clientFrom := func(ip string) *http.Client {
+		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
+		return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 8}}
+	}
+	postAs := func(c *http.Client, body []byte) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/webhooks/generation-failed", bytes.NewReader(body))
+		req.Host = "hogpipe.example.com"
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+
+	deadline := time.Now().Add(dur)
+	var wg sync.WaitGroup
+	var abuse struct{ flood, flood429, big, big413, slow atomic.Int64 }
+
+	// Over-rate clients: as fast as they can, from 4 addresses.
+	for i := range 4 {
+		c := clientFrom(fmt.Sprintf("127.0.0.%d", 20+i))
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for j := 0; time.Now().Before(deadline); j++ {
+					st, err := postAs(c, []byte(fmt.Sprintf(`{"event":{"uuid":"flood-%d-%d-%d","event":"generation_failed","properties":{"input_prompt":"x"}}}`, i, j, time.Now().UnixNano())))
+					abuse.flood.Add(1)
+					if err == nil && st == 429 {
+						abuse.flood429.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	// Oversized bodies: 2 MiB each, against a 1 MiB limit.
+	big := bytes.Repeat([]byte("a"), 2<<20)
+	for i := range 4 {
+		c := clientFrom(fmt.Sprintf("127.0.0.%d", 30+i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				st, err := postAs(c, big)
+				abuse.big.Add(1)
+				if err == nil && st == 413 {
+					abuse.big413.Add(1)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	// Slowloris: connections that send a header byte every second.
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("127.0.0.%d", 40+i%50))}}
+			conn, err := d.DialContext(ctx, "tcp", hostport)
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			abuse.slow.Add(1)
+			fmt.Fprintf(conn, "POST /api/webhooks/generation-failed HTTP/1.1\r\nHost: hogpipe.example.com\r\n")
+			for time.Now().Before(deadline) {
+				if _, err := fmt.Fprintf(conn, "X-%d: y\r\n", time.Now().UnixNano()); err != nil {
+					return // the server hung up on us: what it should do
+				}
+				time.Sleep(time.Second)
+			}
+		}()
+	}
+
+	// Well-formed traffic: 4 clients × 100 events/s, under their limit.
+	var mu sync.Mutex
+	var lat []time.Duration
+	var acked []string
+	var errs atomic.Int64
+	for i := range 4 {
+		c := clientFrom(fmt.Sprintf("127.0.0.%d", 10+i))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tick := time.NewTicker(10 * time.Millisecond)
+			defer tick.Stop()
+			for j := 0; time.Now().Before(deadline); j++ {
+				<-tick.C
+				id := fmt.Sprintf("good-%d-%d", i, j)
+				t0 := time.Now()
+				st, err := postAs(c, []byte(fmt.Sprintf(`{"event":{"uuid":%q,"event":"generation_failed","properties":{"input_prompt":"good %d"}}}`, id, j)))
+				d := time.Since(t0)
+				if err != nil || st != 200 {
+					errs.Add(1)
+					continue
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				acked = append(acked, id)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		return fmt.Errorf("hogpipe: %w", err)
+	}
+	done <- nil
+
+	// Nothing acknowledged may be missing from the store.
+	store, err := sqlite.Open(ctx, filepath.Join(dir, "data", "hogpipe.db"), sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	var out bytes.Buffer
+	if _, err := jsonl.Export(ctx, &out, store, jsonl.FormatV1); err != nil {
+		return err
+	}
+	stored := map[string]bool{}
+	for _, line := range bytes.Split(out.Bytes(), []byte("\n")) {
+		var l struct{ ID string }
+		if json.Unmarshal(line, &l) == nil {
+			stored[l.ID] = true
+		}
+	}
+	missing := 0
+	for _, id := range acked {
+		if !stored[id] {
+			missing++
+		}
+	}
+	slices.Sort(lat)
+	p := func(q float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(float64(len(lat)-1)*q)].Round(10 * time.Microsecond)
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "abuse scenario, %s\n", dur)
+	fmt.Fprintf(w, "well-formed: %d acknowledged, %d errors, p50 %s, p99 %s, max %s; acknowledged but missing from the store: %d\n",
+		len(acked), errs.Load(), p(0.5), p(0.99), p(1), missing)
+	fmt.Fprintf(w, "over-rate clients: %d requests, %d answered 429\n", abuse.flood.Load(), abuse.flood429.Load())
+	fmt.Fprintf(w, "oversized bodies: %d requests, %d answered 413\n", abuse.big.Load(), abuse.big413.Load())
+	fmt.Fprintf(w, "slowloris connections opened: %d\n", abuse.slow.Load())
+	if missing > 0 || errs.Load() > 0 {
+		return fmt.Errorf("well-formed traffic suffered: %d errors, %d missing", errs.Load(), missing)
+	}
+	return nil
+}
