@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/posthog"
@@ -22,6 +23,7 @@ type captureResponse struct {
 // /capture/), so posthog-js can send straight to hogpipe.
 func (s *Server) handleCapture() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			writeError(w, r, s.log, err)
@@ -48,7 +50,7 @@ func (s *Server) handleCapture() http.Handler {
 			writeError(w, r, s.log, &hogpipe.Error{Code: hogpipe.EUnauthorized, Field: "api_key", Message: msg})
 			return
 		}
-		results, err := s.store.Ingest(r.Context(), batch.Events)
+		results, err := s.ingest(r, start, hogpipe.SourceCapture, batch.Events)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

@@ -28,6 +28,13 @@ func (s *Server) handleReadyz() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		for _, check := range s.ready {
+			if err := check(ctx); err != nil {
+				w.Header().Set("Retry-After", retryAfterSeconds)
+				writeStatus(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 }

@@ -72,6 +72,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 					writeStatus(sw, http.StatusInternalServerError, "internal", "internal error")
 				}
 			}
+			s.metrics.Request(r.Pattern, sw.status, ri.reason)
 			level := slog.LevelInfo
 			if sw.status >= 500 {
 				level = slog.LevelWarn

@@ -43,6 +43,10 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/api/emails", admin(s.handleEmails()))
 	s.handle(mux, "POST", "/api/emails/replay", admin(s.handleReplayEmails()))
 
+	if s.metrics != nil {
+		s.handle(mux, "GET", "/metrics", admin(s.metrics.Handler()))
+	}
+
 	// Health.
 	s.handle(mux, "GET", "/healthz", s.handleHealthz())
 	s.handle(mux, "GET", "/readyz", s.handleReadyz())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/metrics"
 )
 
 // Store is what the server needs from the event store.
@@ -43,11 +44,24 @@ type Config struct {
 	Security      Security
 }
 
+// Deps are what the server is built from.
+type Deps struct {
+	Store   Store
+	Mirror  Mirror
+	Metrics *metrics.Metrics // nil: no /metrics and nothing recorded
+	Log     *slog.Logger
+	// Ready lists the checks /readyz runs besides the store's (workers
+	// running, …); each returns nil when fine.
+	Ready []func(context.Context) error
+}
+
 // Server holds the dependencies handlers are made from.
 type Server struct {
 	cfg      Config
 	store    Store
 	mirror   Mirror
+	metrics  *metrics.Metrics
+	ready    []func(context.Context) error
 	log      *slog.Logger
 	now      func() time.Time
 	draining atomic.Bool
@@ -55,14 +69,14 @@ type Server struct {
 }
 
 // New returns the server; Handler gives its http.Handler.
-func New(cfg Config, store Store, mirror Mirror, log *slog.Logger) *Server {
+func New(cfg Config, d Deps) *Server {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1000
 	}
-	return &Server{cfg: cfg, store: store, mirror: mirror, log: log, now: time.Now}
+	return &Server{cfg: cfg, store: d.Store, mirror: d.Mirror, metrics: d.Metrics, ready: d.Ready, log: d.Log, now: time.Now}
 }
 
 // Handler returns the root handler with middleware applied.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/posthog"
@@ -51,6 +52,7 @@ type webhookResponse struct {
 // name the endpoint is for, "" for any.
 func (s *Server) handleWebhook(expect string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			writeError(w, r, s.log, err)
@@ -76,7 +78,7 @@ func (s *Server) handleWebhook(expect string) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		results, err := s.store.Ingest(r.Context(), events)
+		results, err := s.ingest(r, start, hogpipe.SourceWebhook, events)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
@@ -90,4 +92,21 @@ func ingestResponse(results []hogpipe.IngestResult) webhookResponse {
 		return webhookResponse{Status: "ok", ID: results[0].UUID, Duplicate: &results[0].Duplicate}
 	}
 	return webhookResponse{Status: "ok", Count: len(results), Events: results}
+}
+
+// ingest stores events durably and records them in the metrics.
+func (s *Server) ingest(r *http.Request, start time.Time, source hogpipe.Source, events []hogpipe.Event) ([]hogpipe.IngestResult, error) {
+	results, err := s.store.Ingest(r.Context(), events)
+	if err != nil {
+		return nil, err
+	}
+	if s.metrics != nil {
+		names := make([]string, len(events))
+		dups := make([]bool, len(events))
+		for i := range events {
+			names[i], dups[i] = events[i].Name, results[i].Duplicate
+		}
+		s.metrics.Ingested(source, start, names, dups)
+	}
+	return results, nil
 }

@@ -179,7 +179,11 @@ func (s *Store) commit(batch []*op) {
 	changed, err := s.commitTx(batch)
 	s.stats.commits.Add(1)
 	s.stats.ops.Add(int64(len(batch)))
-	s.stats.nanos.Add(int64(time.Since(start)))
+	took := time.Since(start)
+	s.stats.nanos.Add(int64(took))
+	if s.observe != nil {
+		s.observe(len(batch), took)
+	}
 	for _, o := range batch {
 		if err != nil && o.err == nil {
 			o.err = unavailable("commit", err)

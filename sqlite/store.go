@@ -41,6 +41,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Email says which events queue an email; nil queues none.
 	Email *hogpipe.EmailPolicy
+	// CommitObserver, when set, hears of every group commit (metrics).
+	CommitObserver func(ops int, took time.Duration)
 }
 
 // Store is the SQLite store. Writes go through the committer goroutine;
@@ -56,6 +58,7 @@ type Store struct {
 
 	stmts    stmts
 	email    *hogpipe.EmailPolicy
+	observe  func(ops int, took time.Duration)
 	stats    commitStats
 	mu       sync.RWMutex // guards closed against sends on ops
 	closed   bool
@@ -124,13 +127,14 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 
 	s := &Store{
 		w: w, r: r, log: opt.Logger,
-		ops:    make(chan *op, opt.QueueSize),
-		quit:   make(chan struct{}),
-		exited: make(chan struct{}),
-		max:    opt.MaxBatch,
-		linger: opt.Linger,
-		stmts:  st,
-		email:  opt.Email,
+		ops:     make(chan *op, opt.QueueSize),
+		quit:    make(chan struct{}),
+		exited:  make(chan struct{}),
+		max:     opt.MaxBatch,
+		linger:  opt.Linger,
+		stmts:   st,
+		email:   opt.Email,
+		observe: opt.CommitObserver,
 	}
 	go s.commitLoop()
 	return s, nil

@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
 	"github.com/hogpipe/hogpipe/sqlite"
@@ -96,7 +98,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	defer unlock()
 
-	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy})
+	mets := metrics.New()
+	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy, CommitObserver: mets.Commit})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", c.dataDir, err)
 	}
@@ -111,10 +114,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err := mirror.CatchUp(ctx); err != nil {
 		return fmt.Errorf("bring %s up to date: %w", c.trainingFile, err)
 	}
+	mets.Watch(store, func() int64 { return mirror.Position().Seq })
 	store.OnCommit(mirror.Notify)
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
 	mirrorDone := make(chan error, 1)
-	go func() { mirrorDone <- mirror.Run(mirrorCtx) }()
+	var mirrorRunning, workerRunning atomic.Bool
+	mirrorRunning.Store(true)
+	go func() { mirrorDone <- mirror.Run(mirrorCtx); mirrorRunning.Store(false) }()
 
 	// This process owns the data directory: any email still marked
 	// sending was in flight when a previous run died.
@@ -126,10 +132,12 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
 	}
 	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
+	worker.OnOutcome = mets.EmailOutcome
 	store.OnCommit(worker.Notify)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
-	go func() { workerDone <- worker.Run(workerCtx) }()
+	workerRunning.Store(true)
+	go func() { workerDone <- worker.Run(workerCtx); workerRunning.Store(false) }()
 	stopBackground := func() error {
 		stopWorker()
 		werr := <-workerDone
@@ -137,7 +145,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return errors.Join(werr, <-mirrorDone)
 	}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, store, mirror, log)
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, server.Deps{
+		Store: store, Mirror: mirror, Metrics: mets, Log: log,
+		Ready: []func(context.Context) error{
+			func(context.Context) error { return running(&mirrorRunning, "training file mirror") },
+			func(context.Context) error { return running(&workerRunning, "email workers") },
+		},
+	})
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
@@ -220,4 +234,11 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("data directory %s is in use by another hogpipe serve; stop it or use another --data-dir", dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+func running(b *atomic.Bool, what string) error {
+	if !b.Load() {
+		return fmt.Errorf("%s stopped", what)
+	}
+	return nil
 }
