@@ -24,13 +24,13 @@ import (
 // clients, beside a no-op net/http handler driven the same way in the same
 // run, so the ratio means something on any machine.
 func runBench(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("bench", "Measure ingest throughput and latency against a no-op baseline.", env.getenv, env.stderr)
-	clients := fs.Int("clients", "", 64, "concurrent keep-alive clients")
-	dur := fs.Duration("duration", "", 10*time.Second, "how long each measurement runs")
-	target := fs.String("url", "", "", "measure this running hogpipe instead of starting one (base URL)")
-	logLevel := fs.String("log-level", "", "info", "log level of the hogpipe started for the run (logs are discarded)")
-	cpuProfile := fs.String("cpuprofile", "", "", "write a CPU profile of the hogpipe measurement to this file")
-	scenario := fs.String("scenario", "", "ingest", "ingest (throughput and latency) or abuse (well-formed traffic beside hostile clients)")
+	fs := newFlagSet("bench", "Measure ingest throughput and latency against a no-op baseline.", env)
+	clients := fs.Int("clients", "HOGPIPE_BENCH_CLIENTS", 64, "concurrent keep-alive clients")
+	dur := fs.Duration("duration", "HOGPIPE_BENCH_DURATION", 10*time.Second, "how long each measurement runs")
+	target := fs.String("url", "HOGPIPE_BENCH_URL", "", "measure this running hogpipe instead of starting one (base URL)")
+	logLevel := fs.String("log-level", "HOGPIPE_BENCH_LOG_LEVEL", "info", "log level of the hogpipe started for the run (logs are discarded)")
+	cpuProfile := fs.String("cpuprofile", "HOGPIPE_BENCH_CPUPROFILE", "", "write a CPU profile of the hogpipe measurement to this file")
+	scenario := fs.String("scenario", "HOGPIPE_BENCH_SCENARIO", "ingest", "ingest (throughput and latency) or abuse (well-formed traffic beside hostile clients)")
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}

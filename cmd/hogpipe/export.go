@@ -13,11 +13,11 @@ import (
 )
 
 func runExport(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("export", "Write the stored training examples as JSONL, in commit order.", env.getenv, env.stderr)
+	fs := newFlagSet("export", "Write the stored training examples as JSONL, in commit order.", env)
 	var dataDir, trainingFile string
 	addDataFlags(fs, &dataDir, &trainingFile)
-	out := fs.String("o", "", "", "write to this file (atomically) instead of standard output")
-	format := fs.String("format", "", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, " or "))
+	out := fs.String("o", "HOGPIPE_EXPORT_OUTPUT", "", "write to this file (atomically) instead of standard output")
+	format := fs.String("format", "HOGPIPE_EXPORT_FORMAT", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, " or "))
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}

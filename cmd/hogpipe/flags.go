@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -17,12 +18,19 @@ type flagSet struct {
 	getenv  func(string) string
 	env     map[string]string // flag name → environment variable
 	summary string
+	config  string
+	stdout  io.Writer
 }
 
-func newFlagSet(name, summary string, getenv func(string) string, stderr io.Writer) *flagSet {
-	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, env: map[string]string{}, summary: summary}
-	f.fs.SetOutput(stderr)
-	f.fs.Usage = func() { f.usage(stderr) }
+// newFlagSet makes the flags of one command. Every command also takes
+// --config FILE (HOGPIPE_CONFIG): NAME=value lines using the environment
+// variable names, read after the command line and the environment.
+func newFlagSet(name, summary string, env *environment) *flagSet {
+	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: env.getenv, env: map[string]string{}, summary: summary, stdout: env.stdout}
+	// parse reports errors itself, once, with a hint.
+	f.fs.SetOutput(io.Discard)
+	f.fs.StringVar(&f.config, "config", "", "file of NAME=value lines (environment variable names) read after flags and environment")
+	f.bind("config", "HOGPIPE_CONFIG")
 	return f
 }
 
@@ -58,18 +66,43 @@ func (f *flagSet) Duration(name, env string, def time.Duration, usage string) *t
 }
 
 // parse reads args, then fills every flag not given there from its
-// environment variable.
+// environment variable, then from the config file.
 func (f *flagSet) parse(args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			f.usage(f.stdout) // asked for: standard output
+			return flag.ErrHelp
+		}
+	}
 	if err := f.fs.Parse(args); err != nil {
-		return err
+		return fmt.Errorf("%w; run 'hogpipe %s --help' for the flags", err, f.fs.Name())
+	}
+	if f.fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q; run 'hogpipe %s --help' for the flags", f.fs.Arg(0), f.fs.Name())
 	}
 	given := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { given[fl.Name] = true })
+	if f.config == "" {
+		f.config = f.getenv("HOGPIPE_CONFIG")
+	}
+	fileVals := map[string]string{}
+	if f.config != "" {
+		var err error
+		if fileVals, err = readConfigFile(f.config); err != nil {
+			return err
+		}
+	}
 	for name, env := range f.env {
-		if given[name] {
+		if given[name] || name == "config" {
 			continue
 		}
 		v := f.getenv(env)
+		if v == "" {
+			v = fileVals[env]
+		}
 		if v == "" {
 			continue
 		}
@@ -92,6 +125,9 @@ func (f *flagSet) usage(w io.Writer) {
 		fl := f.fs.Lookup(n)
 		typ, usage := flag.UnquoteUsage(fl)
 		line := "  --" + n
+		if len(n) == 1 {
+			line = "  -" + n
+		}
 		if typ != "" {
 			line += " " + typ
 		}
@@ -108,4 +144,31 @@ func (f *flagSet) usage(w io.Writer) {
 			fmt.Fprintf(w, "      (%s)\n", strings.Join(meta, ", "))
 		}
 	}
+}
+
+// readConfigFile reads NAME=value lines; # starts a comment; values may be
+// quoted. Names a command does not use are ignored, so one file serves
+// every command.
+func readConfigFile(path string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	out := map[string]string{}
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("config file %s line %d: want NAME=value", path, i+1)
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if len(v) >= 2 && (v[0] == '"' && v[len(v)-1] == '"' || v[0] == '\'' && v[len(v)-1] == '\'') {
+			v = v[1 : len(v)-1]
+		}
+		out[k] = v
+	}
+	return out, nil
 }

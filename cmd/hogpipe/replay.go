@@ -13,17 +13,17 @@ import (
 // runReplay requeues emails: "hogpipe replay emails --state failed". A
 // running serve picks them up within a second.
 func runReplay(ctx context.Context, args []string, env *environment) error {
-	if len(args) == 0 || args[0] != "emails" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
-			fmt.Fprintln(env.stdout, "Usage: hogpipe replay emails [--state failed] [--data-dir DIR]")
-			return nil
-		}
+	help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help")
+	if !help && (len(args) == 0 || args[0] != "emails") {
 		return usagef("say what to replay: hogpipe replay emails [--state failed]")
 	}
-	fs := newFlagSet("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.", env.getenv, env.stderr)
+	if help {
+		args = append([]string{"emails"}, args...)
+	}
+	fs := newFlagSet("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.", env)
 	var dataDir, trainingFile string
 	addDataFlags(fs, &dataDir, &trainingFile)
-	stateName := fs.String("state", "", string(hogpipe.EmailFailed), "state of the emails to requeue")
+	stateName := fs.String("state", "HOGPIPE_REPLAY_STATE", string(hogpipe.EmailFailed), "state of the emails to requeue")
 	if err := fs.parse(args[1:]); err != nil {
 		return usageError{err}
 	}

@@ -22,6 +22,8 @@ const (
 // usageError marks errors in what the user typed or configured.
 type usageError struct{ error }
 
+func (e usageError) Unwrap() error { return e.error }
+
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
 func exitCode(err error) int {
@@ -87,7 +89,7 @@ func printUsage(w io.Writer) {
 }
 
 func runVersion(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("version", "Print the version.", env.getenv, env.stderr)
+	fs := newFlagSet("version", "Print the version.", env)
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}

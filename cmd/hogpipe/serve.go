@@ -38,7 +38,7 @@ const defaultCaptureToken = "phc_hogpipe_local"
 
 func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	c := &serveConfig{}
-	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env.getenv, env.stderr)
+	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env)
 	fs.fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
 	fs.bind("addr", "PORT")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
