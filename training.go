@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // TrainingSchemaVersion is the "schema" field of every training line.
@@ -23,7 +24,27 @@ type TrainingExample struct {
 	Source        Source         `json:"source"`
 	Schema        int            `json:"schema"`
 	Properties    map[string]any `json:"properties"`
+	// Redacted lists the kinds of personal data or secrets replaced in
+	// input_prompt (email, phone, card, ip, secret); absent when none.
+	Redacted []string `json:"redacted,omitempty"`
+	// Truncated is true when input_prompt was cut to the maximum length.
+	Truncated bool `json:"truncated,omitempty"`
 }
+
+// TrainingPolicy is how events become training examples.
+type TrainingPolicy struct {
+	// Redact lists the kinds of data to replace in prompts (see package
+	// redact); empty redacts nothing.
+	Redact []string
+	// MaxPromptBytes truncates longer prompts (at a character boundary);
+	// 0 means no limit.
+	MaxPromptBytes int
+	// Redactor does the redaction; set with Redact.
+	Redactor func(text string, kinds []string) (string, []string)
+}
+
+// DefaultMaxPromptBytes keeps one example to a sane size for training.
+const DefaultMaxPromptBytes = 32 << 10
 
 // OriginalExample is the original 4-key line format.
 type OriginalExample struct {
@@ -46,8 +67,9 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 func FormatTime(t time.Time) string { return t.UTC().Format(timeFormat) }
 
 // NewTrainingExample makes the training example for a generation_failed
-// event. It assumes ValidateEvent accepted the event.
-func NewTrainingExample(e *Event) *TrainingExample {
+// event. It assumes ValidateEvent accepted the event. The event itself is
+// not changed: the event log keeps what arrived.
+func NewTrainingExample(e *Event, p *TrainingPolicy) *TrainingExample {
 	props := make(map[string]any, len(e.Properties))
 	for k, v := range e.Properties {
 		// "$" properties are PostHog's own (library, browser, geo…); the two
@@ -62,11 +84,28 @@ func NewTrainingExample(e *Event) *TrainingExample {
 	if reason == "" {
 		reason = "unknown"
 	}
+	prompt := strings.TrimSpace(e.PropString("input_prompt"))
+	var redacted []string
+	truncated := false
+	if p != nil {
+		if len(p.Redact) > 0 && p.Redactor != nil {
+			prompt, redacted = p.Redactor(prompt, p.Redact)
+		}
+		if p.MaxPromptBytes > 0 && len(prompt) > p.MaxPromptBytes {
+			cut := p.MaxPromptBytes
+			for cut > 0 && !utf8.RuneStart(prompt[cut]) {
+				cut--
+			}
+			prompt, truncated = prompt[:cut], true
+		}
+	}
 	return &TrainingExample{
 		Timestamp:     FormatTime(e.Timestamp),
 		UserID:        e.DistinctID,
 		FailureReason: reason,
-		InputPrompt:   strings.TrimSpace(e.PropString("input_prompt")),
+		InputPrompt:   prompt,
+		Redacted:      redacted,
+		Truncated:     truncated,
 		ID:            e.UUID,
 		Event:         e.Name,
 		ReceivedAt:    FormatTime(e.ReceivedAt),
@@ -101,4 +140,29 @@ type ExampleLine struct {
 type MirrorState struct {
 	Seq   int64
 	Bytes int64
+}
+
+// ExampleFilter selects training examples for an export.
+type ExampleFilter struct {
+	Since, Until time.Time // on the example's timestamp; zero: unbounded
+	Reasons      []string  // failure_reason in this list; empty: any
+}
+
+// Empty tells whether the filter selects everything.
+func (f ExampleFilter) Empty() bool {
+	return f.Since.IsZero() && f.Until.IsZero() && len(f.Reasons) == 0
+}
+
+// KeyCount is one row of a count.
+type KeyCount struct {
+	Key   string `json:"key"`
+	Count int64  `json:"count"`
+}
+
+// TrainingStats summarises the training data.
+type TrainingStats struct {
+	Total      int64      `json:"total"`
+	ByReason   []KeyCount `json:"by_reason"`
+	ByDay      []KeyCount `json:"by_day"`
+	TopPrompts []KeyCount `json:"top_prompts"`
 }

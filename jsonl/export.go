@@ -5,52 +5,186 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
+	"time"
 
 	"github.com/hogpipe/hogpipe"
 )
 
 // Export formats.
 const (
-	FormatV1       = "v1"       // the training_data.jsonl line, as stored
-	FormatOriginal = "original" // the original service's 4-key line
+	FormatV1             = "v1"             // the training_data.jsonl line, as stored
+	FormatOriginal       = "original"       // the original service's 4-key line
+	FormatClassification = "classification" // {"text": prompt, "label": failure_reason}
 )
 
 // Formats lists the export formats, for help texts and validation.
-var Formats = []string{FormatV1, FormatOriginal}
+var Formats = []string{FormatV1, FormatOriginal, FormatClassification}
 
-// Export writes every stored training example to w in the given format, in
-// commit order, and returns how many it wrote.
+// ExampleReader is the read side of Source, for exports.
+type ExampleReader interface {
+	ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error)
+}
+
+// FilteredReader reads examples matching a filter; stores implement it so
+// filters run in SQL rather than over every line.
+type FilteredReader interface {
+	ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error)
+}
+
+// Options shape an export.
+type Options struct {
+	Format string
+	Filter hogpipe.ExampleFilter
+	// DedupeContent writes one line per distinct (prompt, reason), in order
+	// of first appearance, with a "count" of how many examples it stands for.
+	DedupeContent bool
+	// Progress, when set, is called now and then with the examples read.
+	Progress func(n int64)
+}
+
+// Split sends each example to train or validation by a hash of its id:
+// the same example lands on the same side on every run and machine.
+type Split struct {
+	Fraction          float64 // share that goes to train, in (0, 1)
+	Train, Validation io.Writer
+}
+
+// InTrain tells which side of a split an id falls on: FNV-1a 64 of the id,
+// as a fraction of 2^64, below the train fraction.
+func InTrain(id string, fraction float64) bool {
+	h := fnv.New64a()
+	h.Write([]byte(id))
+	return float64(h.Sum64())/float64(1<<64) < fraction
+}
+
+// Export writes the examples matching opt to w in commit order and returns
+// how many lines it wrote.
 func Export(ctx context.Context, w io.Writer, src ExampleReader, format string) (int64, error) {
-	if format != FormatV1 && format != FormatOriginal {
-		return 0, hogpipe.FieldError("format", "unknown format %q; use one of %v", format, Formats)
+	return ExportWith(ctx, src, Options{Format: format}, w, nil)
+}
+
+// ExportWith is Export with every option; with split set, w is unused and
+// lines go to the split's writers.
+func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer, split *Split) (int64, error) {
+	if opt.Format == "" {
+		opt.Format = FormatV1
 	}
-	bw := bufio.NewWriterSize(w, 1<<20)
-	var n, after int64
+	switch opt.Format {
+	case FormatV1, FormatOriginal, FormatClassification:
+	default:
+		return 0, hogpipe.FieldError("format", "unknown format %q; use one of %v", opt.Format, Formats)
+	}
+	var outs []*bufio.Writer
+	pick := func(string) *bufio.Writer { return outs[0] }
+	if split != nil {
+		outs = []*bufio.Writer{bufio.NewWriterSize(split.Train, 1<<20), bufio.NewWriterSize(split.Validation, 1<<20)}
+		pick = func(id string) *bufio.Writer {
+			if InTrain(id, split.Fraction) {
+				return outs[0]
+			}
+			return outs[1]
+		}
+	} else {
+		outs = []*bufio.Writer{bufio.NewWriterSize(w, 1<<20)}
+	}
+	read := func(after int64) ([]hogpipe.ExampleLine, error) {
+		if fr, ok := src.(FilteredReader); ok {
+			return fr.ExamplesFiltered(ctx, after, batchSize, opt.Filter)
+		}
+		if !opt.Filter.Empty() {
+			return nil, fmt.Errorf("this store cannot filter examples")
+		}
+		return src.ExamplesAfter(ctx, after, batchSize)
+	}
+
+	type group struct {
+		id    string
+		ex    hogpipe.TrainingExample
+		count int64
+	}
+	var groups []*group
+	index := map[[2]string]*group{}
+	var written, read_ int64
+	var after int64
+	last := time.Now()
 	for {
-		batch, err := src.ExamplesAfter(ctx, after, batchSize)
+		batch, err := read(after)
 		if err != nil {
-			return n, err
+			return written, err
 		}
 		if len(batch) == 0 {
 			break
 		}
 		for _, l := range batch {
-			if err := writeLine(bw, l.Line, format); err != nil {
-				return n, fmt.Errorf("example %s: %w", l.ID, err)
+			read_++
+			if opt.DedupeContent {
+				var ex hogpipe.TrainingExample
+				if err := json.Unmarshal(l.Line, &ex); err != nil {
+					return written, fmt.Errorf("example %s: stored line does not parse: %w", l.ID, err)
+				}
+				k := [2]string{ex.InputPrompt, ex.FailureReason}
+				if g := index[k]; g != nil {
+					g.count++
+				} else {
+					g = &group{id: l.ID, ex: ex, count: 1}
+					index[k] = g
+					groups = append(groups, g)
+				}
+				continue
 			}
-			n++
+			if err := writeLine(pick(l.ID), l.Line, opt.Format, 0); err != nil {
+				return written, fmt.Errorf("example %s: %w", l.ID, err)
+			}
+			written++
 		}
 		after = batch[len(batch)-1].Seq
+		if opt.Progress != nil && time.Since(last) > 100*time.Millisecond {
+			opt.Progress(read_)
+			last = time.Now()
+		}
 	}
-	if err := bw.Flush(); err != nil {
-		return n, fmt.Errorf("write export: %w", err)
+	for _, g := range groups {
+		line, err := hogpipe.MarshalLine(g.ex)
+		if err != nil {
+			return written, err
+		}
+		if err := writeLine(pick(g.id), line, opt.Format, g.count); err != nil {
+			return written, err
+		}
+		written++
 	}
-	return n, nil
+	if opt.Progress != nil {
+		opt.Progress(read_)
+	}
+	for _, o := range outs {
+		if err := o.Flush(); err != nil {
+			return written, fmt.Errorf("write export: %w", err)
+		}
+	}
+	return written, nil
 }
 
-func writeLine(w *bufio.Writer, line []byte, format string) error {
-	if format == FormatV1 {
+type originalLine struct {
+	hogpipe.OriginalExample
+	Count int64 `json:"count,omitempty"`
+}
+
+type classificationLine struct {
+	Text  string `json:"text"`
+	Label string `json:"label"`
+	Count int64  `json:"count,omitempty"`
+}
+
+type v1Line struct {
+	hogpipe.TrainingExample
+	Count int64 `json:"count,omitempty"`
+}
+
+// writeLine writes one stored v1 line in format; count > 0 adds "count".
+func writeLine(w *bufio.Writer, line []byte, format string, count int64) error {
+	if format == FormatV1 && count == 0 {
 		_, err := w.Write(line)
 		return err
 	}
@@ -58,7 +192,16 @@ func writeLine(w *bufio.Writer, line []byte, format string) error {
 	if err := json.Unmarshal(line, &ex); err != nil {
 		return fmt.Errorf("stored line does not parse: %w", err)
 	}
-	b, err := hogpipe.MarshalLine(ex.Original())
+	var v any
+	switch format {
+	case FormatOriginal:
+		v = originalLine{ex.Original(), count}
+	case FormatClassification:
+		v = classificationLine{ex.InputPrompt, ex.FailureReason, count}
+	default:
+		v = v1Line{ex, count}
+	}
+	b, err := hogpipe.MarshalLine(v)
 	if err != nil {
 		return err
 	}

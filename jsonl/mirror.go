@@ -299,11 +299,6 @@ func (m *Mirror) rebuild(ctx context.Context) error {
 	return m.src.SetMirrorState(ctx, m.name, st)
 }
 
-// ExampleReader is the read side of Source, for exports.
-type ExampleReader interface {
-	ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error)
-}
-
 // WriteFileAtomic writes every stored example to path (write aside, fsync,
 // rename, fsync the directory) and returns the resulting position.
 func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpipe.MirrorState, error) {
@@ -353,4 +348,18 @@ func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpi
 		d.Close()
 	}
 	return st, nil
+}
+
+// Rebuild writes the file at path anew from every stored example and makes
+// it the mirror's new starting point. No mirror may be running on it.
+func Rebuild(ctx context.Context, path string, src Source) (hogpipe.MirrorState, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return hogpipe.MirrorState{}, fmt.Errorf("training file %s: %w", path, err)
+	}
+	st, err := WriteFileAtomic(ctx, abs, src)
+	if err != nil {
+		return st, err
+	}
+	return st, src.SetMirrorState(ctx, abs, st)
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -95,22 +96,71 @@ func (s *Server) handleEvents() http.Handler {
 	})
 }
 
-// handleTrainingData answers GET /api/training-data?format=v1|original:
-// every training example as JSONL, read from the store (not the file), so
-// it holds everything acknowledged so far.
+// handleTrainingData answers GET /api/training-data: every training
+// example as JSONL, read from the store (not the file), so it holds
+// everything acknowledged so far. The query takes the export's options:
+// format=v1|original|classification, since, until (a day or RFC 3339 time),
+// reason (comma-separated), dedupe-content=true, and split=0.9 with
+// part=train|validation.
 func (s *Server) handleTrainingData() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		format := r.URL.Query().Get("format")
-		if format == "" {
-			format = jsonl.FormatV1
+		q := r.URL.Query()
+		bad := func(field, msg string) {
+			writeError(w, r, s.log, hogpipe.FieldError(field, "%s", msg))
 		}
-		if !slices.Contains(jsonl.Formats, format) {
-			writeStatus(w, http.StatusBadRequest, "invalid", "format: use one of "+strings.Join(jsonl.Formats, ", "))
+		opt := jsonl.Options{Format: q.Get("format")}
+		if opt.Format == "" {
+			opt.Format = jsonl.FormatV1
+		}
+		if !slices.Contains(jsonl.Formats, opt.Format) {
+			bad("format", "use one of "+strings.Join(jsonl.Formats, ", "))
 			return
+		}
+		for _, f := range []struct {
+			name string
+			dst  *time.Time
+		}{{"since", &opt.Filter.Since}, {"until", &opt.Filter.Until}} {
+			v := q.Get(f.name)
+			if v == "" {
+				continue
+			}
+			t, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				if t, err = time.Parse(time.RFC3339, v); err != nil {
+					bad(f.name, "use a day (2026-11-28) or an RFC 3339 time")
+					return
+				}
+			}
+			*f.dst = t
+		}
+		for _, reason := range strings.Split(strings.ToLower(q.Get("reason")), ",") {
+			if reason = strings.TrimSpace(reason); reason != "" {
+				opt.Filter.Reasons = append(opt.Filter.Reasons, reason)
+			}
+		}
+		opt.DedupeContent = q.Get("dedupe-content") == "true" || q.Get("dedupe-content") == "1"
+		var split *jsonl.Split
+		if v := q.Get("split"); v != "" {
+			frac, err := strconv.ParseFloat(v, 64)
+			if err != nil || frac <= 0 || frac >= 1 {
+				bad("split", "give the train share, e.g. 0.9")
+				return
+			}
+			part := q.Get("part")
+			if part != "train" && part != "validation" {
+				bad("part", "with split, say part=train or part=validation")
+				return
+			}
+			split = &jsonl.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
+			if part == "train" {
+				split.Train = w
+			} else {
+				split.Validation = w
+			}
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", `attachment; filename="training_data.jsonl"`)
-		if _, err := jsonl.Export(r.Context(), w, s.store, format); err != nil {
+		if _, err := jsonl.ExportWith(r.Context(), s.store, opt, w, split); err != nil {
 			// Headers are gone; all we can do is cut the stream short.
 			s.log.Warn("training data export cut short", "err", err)
 			panic(http.ErrAbortHandler)
@@ -169,5 +219,26 @@ func (s *Server) handleReplayEmails() http.Handler {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "requeued": n})
+	})
+}
+
+// handleTrainingStats answers GET /api/training-stats?top=10.
+func (s *Server) handleTrainingStats() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		top := 10
+		if v := r.URL.Query().Get("top"); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100 {
+				writeStatus(w, http.StatusBadRequest, "invalid", "top: must be a number from 1 to 100")
+				return
+			}
+			top = n
+		}
+		st, err := s.store.TrainingStats(r.Context(), top)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, st)
 	})
 }

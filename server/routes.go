@@ -40,6 +40,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/api/events/{id}", admin(s.handleEvent()))
 	s.handle(mux, "GET", "/api/events-per-minute", admin(s.handleEventsPerMinute()))
 	s.handle(mux, "GET", "/api/training-data", admin(s.handleTrainingData()))
+	s.handle(mux, "GET", "/api/training-stats", admin(s.handleTrainingStats()))
 	s.handle(mux, "GET", "/api/emails", admin(s.handleEmails()))
 	s.handle(mux, "POST", "/api/emails/replay", admin(s.handleReplayEmails()))
 

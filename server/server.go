@@ -23,6 +23,8 @@ type Store interface {
 	Event(ctx context.Context, id string) (hogpipe.EventOutcome, error)
 	EventsPerMinute(ctx context.Context, from time.Time) ([]hogpipe.MinuteCount, error)
 	ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error)
+	ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error)
+	TrainingStats(ctx context.Context, top int) (hogpipe.TrainingStats, error)
 	ListEmails(ctx context.Context, state hogpipe.EmailState, limit int) ([]hogpipe.Email, error)
 	ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error)
 	EmailForEvent(ctx context.Context, id string) (*hogpipe.Email, error)

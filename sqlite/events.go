@@ -22,7 +22,7 @@ type prepared struct {
 	line    string
 }
 
-func prepare(e *hogpipe.Event) (prepared, error) {
+func (s *Store) prepare(e *hogpipe.Event) (prepared, error) {
 	p := prepared{e: e, ts: hogpipe.FormatTime(e.Timestamp), rx: hogpipe.FormatTime(e.ReceivedAt)}
 	b, err := json.Marshal(e.Properties)
 	if err != nil {
@@ -37,7 +37,7 @@ func prepare(e *hogpipe.Event) (prepared, error) {
 		p.person = sql.NullString{String: string(b), Valid: true}
 	}
 	if e.Name == hogpipe.EventGenerationFailed {
-		p.example = hogpipe.NewTrainingExample(e)
+		p.example = hogpipe.NewTrainingExample(e, s.training)
 		b, err := hogpipe.MarshalLine(p.example)
 		if err != nil {
 			return p, fmt.Errorf("encode training line: %w", err)
@@ -53,7 +53,7 @@ func prepare(e *hogpipe.Event) (prepared, error) {
 func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.IngestResult, error) {
 	ps := make([]prepared, len(events))
 	for i := range events {
-		p, err := prepare(&events[i])
+		p, err := s.prepare(&events[i])
 		if err != nil {
 			return nil, &hogpipe.Error{Code: hogpipe.EInvalid, Message: "cannot encode event", Err: err}
 		}

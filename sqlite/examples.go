@@ -3,8 +3,10 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
@@ -70,4 +72,104 @@ func (s *Store) SetMirrorState(ctx context.Context, name string, st hogpipe.Mirr
 		}
 		return nil
 	})
+}
+
+// RewriteExamples renders every training example again from its event
+// with policy (after a change of redaction rules, say) and stores the new
+// lines, in batches. It returns how many it rewrote. The file mirror must
+// be rebuilt afterwards (jsonl.Rebuild).
+func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPolicy) (int64, error) {
+	var after, n int64
+	for {
+		rows, err := s.r.QueryContext(ctx, `
+			SELECT t.seq, e.uuid, e.name, e.distinct_id, e.source, e.timestamp, e.received_at, e.properties
+			FROM training_examples t JOIN events e ON e.uuid = t.event_uuid
+			WHERE t.seq > ? ORDER BY t.seq LIMIT 2000`, after)
+		if err != nil {
+			return n, fmt.Errorf("read training examples: %w", err)
+		}
+		type upd struct {
+			seq          int64
+			line, reason string
+		}
+		var batch []upd
+		for rows.Next() {
+			var seq int64
+			var e hogpipe.Event
+			var ts, rx, props string
+			if err := rows.Scan(&seq, &e.UUID, &e.Name, &e.DistinctID, &e.Source, &ts, &rx, &props); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("read training examples: %w", err)
+			}
+			e.Timestamp, _ = parseTime(ts)
+			e.ReceivedAt, _ = parseTime(rx)
+			dec := json.NewDecoder(strings.NewReader(props))
+			dec.UseNumber() // as at ingest, so numbers render the same
+			if err := dec.Decode(&e.Properties); err != nil {
+				rows.Close()
+				return n, fmt.Errorf("event %s: stored properties do not parse: %w", e.UUID, err)
+			}
+			ex := hogpipe.NewTrainingExample(&e, policy)
+			line, err := hogpipe.MarshalLine(ex)
+			if err != nil {
+				rows.Close()
+				return n, err
+			}
+			batch = append(batch, upd{seq, string(line), ex.FailureReason})
+		}
+		rows.Close()
+		if len(batch) == 0 {
+			return n, nil
+		}
+		err = s.write(ctx, func(t *txn) error {
+			for _, u := range batch {
+				if _, err := t.Exec(`UPDATE training_examples SET line = ?, failure_reason = ? WHERE seq = ?`, u.line, u.reason, u.seq); err != nil {
+					return unavailable("rewrite training example", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		n += int64(len(batch))
+		after = batch[len(batch)-1].seq
+	}
+}
+
+// ExamplesFiltered is ExamplesAfter with a filter applied in SQL.
+func (s *Store) ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error) {
+	q := `SELECT seq, event_uuid, line FROM training_examples WHERE seq > ?`
+	args := []any{after}
+	if !f.Since.IsZero() {
+		q += ` AND timestamp >= ?`
+		args = append(args, hogpipe.FormatTime(f.Since))
+	}
+	if !f.Until.IsZero() {
+		q += ` AND timestamp < ?`
+		args = append(args, hogpipe.FormatTime(f.Until))
+	}
+	if len(f.Reasons) > 0 {
+		q += ` AND failure_reason IN (?` + strings.Repeat(`, ?`, len(f.Reasons)-1) + `)`
+		for _, r := range f.Reasons {
+			args = append(args, r)
+		}
+	}
+	q += ` ORDER BY seq LIMIT ?`
+	rows, err := s.r.QueryContext(ctx, q, append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("read training examples: %w", err)
+	}
+	defer rows.Close()
+	out := make([]hogpipe.ExampleLine, 0, 64)
+	for rows.Next() {
+		var l hogpipe.ExampleLine
+		var line string
+		if err := rows.Scan(&l.Seq, &l.ID, &line); err != nil {
+			return nil, fmt.Errorf("read training examples: %w", err)
+		}
+		l.Line = []byte(line)
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }

@@ -41,6 +41,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Email says which events queue an email; nil queues none.
 	Email *hogpipe.EmailPolicy
+	// Training says how events become training examples; nil keeps prompts
+	// as they arrived.
+	Training *hogpipe.TrainingPolicy
 	// CommitObserver, when set, hears of every group commit (metrics).
 	CommitObserver func(ops int, took time.Duration)
 }
@@ -59,6 +62,7 @@ type Store struct {
 	stmts    stmts
 	email    *hogpipe.EmailPolicy
 	observe  func(ops int, took time.Duration)
+	training *hogpipe.TrainingPolicy
 	stats    commitStats
 	mu       sync.RWMutex // guards closed against sends on ops
 	closed   bool
@@ -127,14 +131,15 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 
 	s := &Store{
 		w: w, r: r, log: opt.Logger,
-		ops:     make(chan *op, opt.QueueSize),
-		quit:    make(chan struct{}),
-		exited:  make(chan struct{}),
-		max:     opt.MaxBatch,
-		linger:  opt.Linger,
-		stmts:   st,
-		email:   opt.Email,
-		observe: opt.CommitObserver,
+		ops:      make(chan *op, opt.QueueSize),
+		quit:     make(chan struct{}),
+		exited:   make(chan struct{}),
+		max:      opt.MaxBatch,
+		linger:   opt.Linger,
+		stmts:    st,
+		email:    opt.Email,
+		observe:  opt.CommitObserver,
+		training: opt.Training,
 	}
 	go s.commitLoop()
 	return s, nil

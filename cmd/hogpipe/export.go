@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
+	"path/filepath"
 	"strings"
 
 	"github.com/hogpipe/hogpipe/jsonl"
@@ -15,55 +15,135 @@ import (
 func runExport(ctx context.Context, args []string, env *environment) error {
 	fs := newFlagSet("export", "Write the stored training examples as JSONL, in commit order.", env)
 	var dataDir, trainingFile string
+	var r exportRequest
 	addDataFlags(fs, &dataDir, &trainingFile)
 	out := fs.String("o", "HOGPIPE_EXPORT_OUTPUT", "", "write to this file (atomically) instead of standard output")
-	format := fs.String("format", "HOGPIPE_EXPORT_FORMAT", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, " or "))
+	fs.fs.StringVar(&r.format, "format", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, ", "))
+	fs.bind("format", "HOGPIPE_EXPORT_FORMAT")
+	fs.fs.StringVar(&r.since, "since", "", "only examples at or after this day or time (2026-11-01 or RFC 3339)")
+	fs.bind("since", "HOGPIPE_EXPORT_SINCE")
+	fs.fs.StringVar(&r.until, "until", "", "only examples before this day or time")
+	fs.bind("until", "HOGPIPE_EXPORT_UNTIL")
+	fs.fs.StringVar(&r.reasons, "reason", "", "only these failure reasons (comma-separated)")
+	fs.bind("reason", "HOGPIPE_EXPORT_REASON")
+	fs.fs.BoolVar(&r.dedupe, "dedupe-content", false, "one line per distinct prompt and reason, with a count")
+	fs.bind("dedupe-content", "HOGPIPE_EXPORT_DEDUPE_CONTENT")
+	fs.fs.Float64Var(&r.split, "split", 0, "train share of a deterministic split by id hash, e.g. 0.9: writes FILE.train.jsonl and FILE.validation.jsonl (needs -o)")
+	fs.bind("split", "HOGPIPE_EXPORT_SPLIT")
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}
-	if !slices.Contains(jsonl.Formats, *format) {
-		return usagef("--format %q: use %s", *format, strings.Join(jsonl.Formats, " or "))
-	}
-	if _, err := os.Stat(dbPath(dataDir)); err != nil {
-		return usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
-	}
-	store, err := sqlite.Open(ctx, dbPath(dataDir), sqlite.Options{})
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer store.Close()
-
-	var w io.Writer = env.stdout
-	var f *os.File
-	if *out != "" {
-		if f, err = os.CreateTemp(dirOf(*out), ".export-*.tmp"); err != nil {
-			return fmt.Errorf("create %s: %w", *out, err)
-		}
-		defer os.Remove(f.Name())
-		w = f
-	}
-	n, err := jsonl.Export(ctx, w, store, *format)
+	opt, err := r.options()
 	if err != nil {
 		return err
 	}
-	if f != nil {
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
-		if err := os.Rename(f.Name(), *out); err != nil {
-			return fmt.Errorf("write %s: %w", *out, err)
-		}
-		fmt.Fprintf(env.stderr, "wrote %d examples to %s\n", n, *out)
+	if r.split > 0 && *out == "" {
+		return usagef("--split needs -o FILE: it writes FILE.train.jsonl and FILE.validation.jsonl")
 	}
+	found := false
+	for _, f := range jsonl.Formats {
+		found = found || f == r.format
+	}
+	if !found {
+		return usagef("--format %q: use %s", r.format, strings.Join(jsonl.Formats, ", "))
+	}
+	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if isTerminal(env.stderr) {
+		total, _ := store.LastExampleSeq(ctx)
+		opt.Progress = func(n int64) {
+			pct := 100.0
+			if total > 0 {
+				pct = float64(n) * 100 / float64(total)
+			}
+			fmt.Fprintf(env.stderr, "\rexported %d of %d examples (%.0f%%)", n, total, pct)
+		}
+		defer fmt.Fprintln(env.stderr)
+	}
+
+	if *out == "" {
+		_, err := jsonl.ExportWith(ctx, store, opt, env.stdout, nil)
+		return err
+	}
+	var paths []string
+	var files []*atomicFile
+	if r.split > 0 {
+		tr, va := splitNames(*out)
+		paths = []string{tr, va}
+	} else {
+		paths = []string{*out}
+	}
+	for _, p := range paths {
+		f, err := createAtomic(p)
+		if err != nil {
+			return err
+		}
+		defer f.abort()
+		files = append(files, f)
+	}
+	var n int64
+	if r.split > 0 {
+		n, err = jsonl.ExportWith(ctx, store, opt, nil, &jsonl.Split{Fraction: r.split, Train: files[0], Validation: files[1]})
+	} else {
+		n, err = jsonl.ExportWith(ctx, store, opt, files[0], nil)
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := f.commit(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(env.stderr, "wrote %d lines to %s\n", n, strings.Join(paths, " and "))
 	return nil
 }
 
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		return path[:i+1]
+// atomicFile is written aside and renamed into place on commit, so a
+// reader never sees half an export.
+type atomicFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+func createAtomic(path string) (*atomicFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
 	}
-	return "."
+	return &atomicFile{File: f, path: path}, nil
+}
+
+func (f *atomicFile) commit() error {
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	if err := os.Rename(f.Name(), f.path); err != nil {
+		return fmt.Errorf("write %s: %w", f.path, err)
+	}
+	f.done = true
+	return nil
+}
+
+func (f *atomicFile) abort() {
+	if !f.done {
+		f.Close()
+		os.Remove(f.Name())
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

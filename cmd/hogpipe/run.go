@@ -51,6 +51,8 @@ func commands() []command {
 	return []command{
 		{"serve", "Receive PostHog events over HTTP and feed the destinations.", runServe},
 		{"export", "Write the stored training examples as JSONL.", runExport},
+		{"stats", "Show training examples per failure reason, per day, and the most frequent prompts.", runStats},
+		{"rebuild-training-file", "Render the training examples again (new redaction rules) and rewrite the file atomically.", runRebuild},
 		{"replay", "Queue failed emails again: hogpipe replay emails --state failed.", runReplay},
 		{"bench", "Measure ingest throughput and latency against a no-op baseline.", runBench},
 		{"version", "Print the version.", runVersion},
@@ -83,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func printUsage(w io.Writer) {
 	fmt.Fprint(w, "hogpipe turns PostHog events into training data and marketing emails.\n\nUsage: hogpipe <command> [flags]\n\nCommands:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-22s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, "\nRun 'hogpipe <command> --help' for a command's flags.\n")
 }

@@ -30,6 +30,7 @@ type serveConfig struct {
 	captureTokens string
 	email         emailConfig
 	security      securityConfig
+	training      trainingConfig
 }
 
 // defaultCaptureToken is the project token the built web app uses when it
@@ -50,6 +51,7 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.bind("capture-tokens", "HOGPIPE_CAPTURE_TOKENS")
 	addEmailFlags(fs, &c.email)
 	addSecurityFlags(fs, &c.security)
+	addTrainingFlags(fs, &c.training)
 	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
 	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
 	return fs, c
@@ -87,6 +89,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
+	training, err := c.training.policy()
+	if err != nil {
+		return err
+	}
 	emailSetup, err := c.email.build(log)
 	if err != nil {
 		return err
@@ -99,7 +105,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	defer unlock()
 
 	mets := metrics.New()
-	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy, CommitObserver: mets.Commit})
+	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit})
 	if err != nil {
 		return fmt.Errorf("open store in %s: %w", c.dataDir, err)
 	}

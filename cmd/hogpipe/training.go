@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/redact"
+	"github.com/hogpipe/hogpipe/sqlite"
+)
+
+// trainingConfig is how events become training examples.
+type trainingConfig struct {
+	redact         string
+	maxPromptBytes int
+}
+
+func addTrainingFlags(fs *flagSet, c *trainingConfig) {
+	fs.fs.StringVar(&c.redact, "redact", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
+	fs.bind("redact", "HOGPIPE_REDACT")
+	fs.fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
+	fs.bind("max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES")
+}
+
+func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
+	kinds, err := redact.ParseKinds(c.redact)
+	if err != nil {
+		return nil, usagef("--redact: %v", err)
+	}
+	if c.maxPromptBytes < 0 {
+		return nil, usagef("--max-prompt-bytes cannot be negative")
+	}
+	return &hogpipe.TrainingPolicy{Redact: kinds, MaxPromptBytes: c.maxPromptBytes, Redactor: redact.Text}, nil
+}
+
+// openExisting opens the store of a data directory that must exist.
+func openExisting(ctx context.Context, dataDir string, opt sqlite.Options) (*sqlite.Store, error) {
+	if _, err := os.Stat(dbPath(dataDir)); err != nil {
+		return nil, usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
+	}
+	s, err := sqlite.Open(ctx, dbPath(dataDir), opt)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	return s, nil
+}
+
+// runRebuild regenerates training_data.jsonl from the store with the
+// current training policy (after changing redaction rules, say): every
+// stored example is rendered again from its event, then the file is written
+// aside, fsync'd and renamed over the old one.
+func runRebuild(ctx context.Context, args []string, env *environment) error {
+	fs := newFlagSet("rebuild-training-file", "Render every training example again from its event and rewrite the training file atomically.", env)
+	var dataDir, trainingFile string
+	var tc trainingConfig
+	addDataFlags(fs, &dataDir, &trainingFile)
+	addTrainingFlags(fs, &tc)
+	if err := fs.parse(args); err != nil {
+		return usageError{err}
+	}
+	policy, err := tc.policy()
+	if err != nil {
+		return err
+	}
+	// A running serve appends to the same file: it must not run meanwhile.
+	unlock, err := lockDataDir(dataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	n, err := store.RewriteExamples(ctx, policy)
+	if err != nil {
+		return err
+	}
+	st, err := jsonl.Rebuild(ctx, trainingFile, store)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "rewrote %d examples; %s holds %d lines (%d bytes)\n", n, trainingFile, n, st.Bytes)
+	return nil
+}
+
+// runStats prints what the training data holds.
+func runStats(ctx context.Context, args []string, env *environment) error {
+	fs := newFlagSet("stats", "Show training examples per failure reason, per day, and the most frequent prompts.", env)
+	var dataDir, trainingFile string
+	addDataFlags(fs, &dataDir, &trainingFile)
+	top := fs.Int("top", "HOGPIPE_STATS_TOP", 10, "how many frequent prompts to show")
+	asJSON := fs.Bool("json", "HOGPIPE_STATS_JSON", false, "print JSON instead of tables")
+	if err := fs.parse(args); err != nil {
+		return usageError{err}
+	}
+	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	st, err := store.TrainingStats(ctx, *top)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		b, _ := hogpipe.MarshalLine(st)
+		_, err := env.stdout.Write(b)
+		return err
+	}
+	w := env.stdout
+	fmt.Fprintf(w, "training examples: %d\n\nper failure reason:\n", st.Total)
+	for _, c := range st.ByReason {
+		fmt.Fprintf(w, "  %-24s %8d\n", c.Key, c.Count)
+	}
+	fmt.Fprintf(w, "\nper day (UTC):\n")
+	for _, c := range st.ByDay {
+		fmt.Fprintf(w, "  %-24s %8d\n", c.Key, c.Count)
+	}
+	fmt.Fprintf(w, "\nmost frequent prompts:\n")
+	for _, c := range st.TopPrompts {
+		p := c.Key
+		if len(p) > 60 {
+			p = p[:57] + "..."
+		}
+		fmt.Fprintf(w, "  %8d  %q\n", c.Count, p)
+	}
+	return nil
+}
+
+// exportRequest is an export's options as a command line or a query gives them.
+type exportRequest struct {
+	format, since, until, reasons string
+	dedupe                        bool
+	split                         float64
+}
+
+func (r exportRequest) options() (jsonl.Options, error) {
+	opt := jsonl.Options{Format: r.format, DedupeContent: r.dedupe}
+	var err error
+	if opt.Filter.Since, err = parseDay(r.since); err != nil {
+		return opt, usagef("--since %q: %v", r.since, err)
+	}
+	if opt.Filter.Until, err = parseDay(r.until); err != nil {
+		return opt, usagef("--until %q: %v", r.until, err)
+	}
+	opt.Filter.Reasons = splitList(strings.ToLower(r.reasons))
+	if r.split < 0 || r.split >= 1 {
+		return opt, usagef("--split %v: give the train share, e.g. 0.9", r.split)
+	}
+	return opt, nil
+}
+
+// parseDay reads 2026-11-28 or a full RFC 3339 time.
+func parseDay(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func splitNames(out string) (train, validation string) {
+	ext := filepath.Ext(out)
+	base := strings.TrimSuffix(out, ext)
+	if ext == "" {
+		ext = ".jsonl"
+	}
+	return base + ".train" + ext, base + ".validation" + ext
+}
