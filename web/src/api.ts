@@ -31,6 +31,10 @@ export type EventOutcome = {
 
 export type MinuteCount = { minute: string; event: string; count: number }
 
+export type KeyCount = { key: string; count: number }
+
+export type TrainingStats = { total: number; by_reason: KeyCount[]; by_day: KeyCount[]; top_prompts: KeyCount[] }
+
 // The read API is open to requests from the machine hogpipe runs on; from
 // anywhere else it wants HOGPIPE_ADMIN_TOKEN, which the dashboard asks for
 // once and keeps for the browser tab.
@@ -60,6 +64,7 @@ export const api = {
   stats: (signal?: AbortSignal) => getJSON<Stats>('/api/stats', signal),
   events: (limit: number, signal?: AbortSignal) =>
     getJSON<{ events: StoredEvent[] }>(`/api/events?limit=${limit}`, signal).then((r) => r.events),
+  trainingStats: (signal?: AbortSignal) => getJSON<TrainingStats>('/api/training-stats?top=5', signal),
   perMinute: (signal?: AbortSignal) =>
     getJSON<{ from: string; minutes: MinuteCount[] }>('/api/events-per-minute?minutes=30', signal),
   // Resolves to null while the pipeline has not stored the event yet.

@@ -25,6 +25,7 @@ function source(): { src: DashboardSource; push: (name: string) => void } {
       properties: {},
     })),
     perMinute: { from: '2026-11-28T11:31', minutes: [{ minute: '2026-11-28T12:00', event: 'x', count: events.length }] },
+    training: { total: 1, by_reason: [{ key: 'timeout', count: 1 }], by_day: [], top_prompts: [{ key: 'draw a cat', count: 1 }] },
   })
   return { src, push: (name) => events.push({ name, id: `id-${events.length}` }) }
 }
@@ -41,6 +42,7 @@ describe('Dashboard', () => {
     const table = screen.getByRole('table', { name: 'Latest events' })
     expect(within(table).getAllByRole('row')).toHaveLength(3)
     expect(screen.getByText('dry_run: 2')).toBeTruthy()
+    expect(screen.getByRole('list', { name: 'Most frequent prompts' }).textContent).toContain('draw a cat')
     expect(screen.getByText('Download training_data.jsonl').getAttribute('href')).toBe('/api/training-data')
   })
 

@@ -1,15 +1,25 @@
 import { useCallback, useState } from 'react'
-import { AuthError, adminToken, api, type MinuteCount, type Stats, type StoredEvent } from '../api'
+import { AuthError, adminToken, api, type MinuteCount, type Stats, type StoredEvent, type TrainingStats } from '../api'
 import { usePoll } from '../usePoll'
 import { EventsChart } from './EventsChart'
 
-type Snapshot = { stats: Stats; events: StoredEvent[]; perMinute: { from: string; minutes: MinuteCount[] } }
+type Snapshot = {
+  stats: Stats
+  events: StoredEvent[]
+  perMinute: { from: string; minutes: MinuteCount[] }
+  training?: TrainingStats
+}
 
 export type DashboardSource = (signal: AbortSignal) => Promise<Snapshot>
 
 export const loadSnapshot: DashboardSource = async (signal) => {
-  const [stats, events, perMinute] = await Promise.all([api.stats(signal), api.events(20, signal), api.perMinute(signal)])
-  return { stats, events, perMinute }
+  const [stats, events, perMinute, training] = await Promise.all([
+    api.stats(signal),
+    api.events(20, signal),
+    api.perMinute(signal),
+    api.trainingStats(signal),
+  ])
+  return { stats, events, perMinute, training }
 }
 
 // Dashboard shows what the pipeline received and did, refreshed by short
@@ -71,6 +81,7 @@ function Body({ data }: { data: Snapshot }) {
           </ul>
         </div>
       </div>
+      {data.training && <TrainingSummary training={data.training} />}
       <div className="mt-3">
         <EventsChart from={perMinute.from} counts={perMinute.minutes} />
       </div>
@@ -128,5 +139,33 @@ function AdminTokenForm() {
       </label>
       <button className="self-end rounded bg-slate-700 px-3 py-1.5 text-white">Use token</button>
     </form>
+  )
+}
+
+function TrainingSummary({ training }: { training: TrainingStats }) {
+  return (
+    <div className="mt-3 grid gap-3 sm:grid-cols-2">
+      <div>
+        <h3 className="text-sm font-medium">Examples per failure reason</h3>
+        <ul className="text-sm" aria-label="Examples per failure reason">
+          {training.by_reason.length === 0 && <li className="text-slate-500">none yet</li>}
+          {training.by_reason.map((r) => (
+            <li key={r.key}>
+              <span className="font-mono">{r.key}</span>: {r.count}
+            </li>
+          ))}
+        </ul>
+      </div>
+      <div>
+        <h3 className="text-sm font-medium">Most frequent prompts</h3>
+        <ol className="list-decimal pl-5 text-sm" aria-label="Most frequent prompts">
+          {training.top_prompts.map((p) => (
+            <li key={p.key} className="truncate" title={p.key}>
+              {p.key} <span className="text-slate-500">×{p.count}</span>
+            </li>
+          ))}
+        </ol>
+      </div>
+    </div>
   )
 }
