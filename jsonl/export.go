@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
@@ -34,14 +35,21 @@ type FilteredReader interface {
 	ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error)
 }
 
-// ChunkReader renders whole blocks of export lines; stores that can do it
-// in SQL make plain exports several times faster.
-type ChunkReader interface {
-	ExportChunk(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter, format string) ([]byte, int64, int, error)
+// RangeReader renders whole blocks of export lines by seq range; stores
+// that can do it in SQL make plain exports several times faster, and the
+// ranges run in parallel.
+type RangeReader interface {
+	ExportRange(ctx context.Context, lo, hi int64, f hogpipe.ExampleFilter, format string) ([]byte, int, error)
+	LastExampleSeq(ctx context.Context) (int64, error)
 }
 
-// chunkSize is the examples per ExportChunk call.
-const chunkSize = 8192
+// DistinctReader groups examples by content in the store.
+type DistinctReader interface {
+	DistinctExamples(ctx context.Context, f hogpipe.ExampleFilter, each func(line []byte, count int64) error) error
+}
+
+// rangeSize is the seq span of one ExportRange call.
+const rangeSize = 8192
 
 // Options shape an export.
 type Options struct {
@@ -87,8 +95,24 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 	default:
 		return 0, hogpipe.FieldError("format", "unknown format %q; use one of %v", opt.Format, Formats)
 	}
-	if cr, ok := src.(ChunkReader); ok && split == nil && !opt.DedupeContent {
-		return exportChunks(ctx, cr, opt, w)
+	if rr, ok := src.(RangeReader); ok && split == nil && !opt.DedupeContent && opt.Format != FormatV1 {
+		// v1 lines are stored whole: copying them row by row is as fast.
+		return exportRanges(ctx, rr, opt, w)
+	}
+	if dr, ok := src.(DistinctReader); ok && split == nil && opt.DedupeContent {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var n int64
+		err := dr.DistinctExamples(ctx, opt.Filter, func(line []byte, count int64) error {
+			n++
+			return writeLine(bw, line, opt.Format, count)
+		})
+		if err != nil {
+			return n, err
+		}
+		if opt.Progress != nil {
+			opt.Progress(n)
+		}
+		return n, bw.Flush()
 	}
 	var outs []*bufio.Writer
 	pick := func(string) *bufio.Writer { return outs[0] }
@@ -223,25 +247,55 @@ func writeLine(w *bufio.Writer, line []byte, format string, count int64) error {
 	return err
 }
 
-func exportChunks(ctx context.Context, cr ChunkReader, opt Options, w io.Writer) (int64, error) {
-	var after, written int64
-	last := time.Now()
-	for {
-		chunk, seq, n, err := cr.ExportChunk(ctx, after, chunkSize, opt.Filter, opt.Format)
-		if err != nil {
-			return written, err
+// exportRanges renders seq ranges on every core and writes them in order.
+func exportRanges(ctx context.Context, rr RangeReader, opt Options, w io.Writer) (int64, error) {
+	last, err := rr.LastExampleSeq(ctx)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		chunk []byte
+		n     int
+		err   error
+	}
+	workers := max(1, runtime.GOMAXPROCS(0))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// One channel per range, handed out in order: the writer waits on
+	// them in turn while up to `workers` ranges render ahead.
+	order := make(chan chan result, workers)
+	go func() {
+		defer close(order)
+		sem := make(chan struct{}, workers)
+		for lo := int64(0); lo < last; lo += rangeSize {
+			ch := make(chan result, 1)
+			select {
+			case order <- ch:
+			case <-ctx.Done():
+				return
+			}
+			sem <- struct{}{}
+			go func(lo int64) {
+				defer func() { <-sem }()
+				chunk, n, err := rr.ExportRange(ctx, lo, lo+rangeSize, opt.Filter, opt.Format)
+				ch <- result{chunk, n, err}
+			}(lo)
 		}
-		if n == 0 {
-			break
+	}()
+	var written int64
+	tick := time.Now()
+	for ch := range order {
+		r := <-ch
+		if r.err != nil {
+			return written, r.err
 		}
-		if _, err := w.Write(chunk); err != nil {
+		if _, err := w.Write(r.chunk); err != nil {
 			return written, fmt.Errorf("write export: %w", err)
 		}
-		written += int64(n)
-		after = seq
-		if opt.Progress != nil && time.Since(last) > 100*time.Millisecond {
+		written += int64(r.n)
+		if opt.Progress != nil && time.Since(tick) > 100*time.Millisecond {
 			opt.Progress(written)
-			last = time.Now()
+			tick = time.Now()
 		}
 	}
 	if opt.Progress != nil {

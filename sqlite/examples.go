@@ -139,22 +139,7 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 
 // ExamplesFiltered is ExamplesAfter with a filter applied in SQL.
 func (s *Store) ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error) {
-	q := `SELECT seq, event_uuid, line FROM training_examples WHERE seq > ?`
-	args := []any{after}
-	if !f.Since.IsZero() {
-		q += ` AND timestamp >= ?`
-		args = append(args, hogpipe.FormatTime(f.Since))
-	}
-	if !f.Until.IsZero() {
-		q += ` AND timestamp < ?`
-		args = append(args, hogpipe.FormatTime(f.Until))
-	}
-	if len(f.Reasons) > 0 {
-		q += ` AND failure_reason IN (?` + strings.Repeat(`, ?`, len(f.Reasons)-1) + `)`
-		for _, r := range f.Reasons {
-			args = append(args, r)
-		}
-	}
+	q, args := filterSQL(`SELECT seq, event_uuid, line FROM training_examples WHERE seq > ?`, []any{after}, f)
 	q += ` ORDER BY seq LIMIT ?`
 	rows, err := s.r.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
@@ -174,24 +159,8 @@ func (s *Store) ExamplesFiltered(ctx context.Context, after int64, limit int, f 
 	return out, rows.Err()
 }
 
-// ExportChunk renders up to limit examples after seq in format inside
-// SQLite and returns them as one block of lines, with the last seq and the
-// count. Building the lines in SQL (json_object, group_concat) skips the
-// per-row cost of crossing into Go, which dominates a large export.
-func (s *Store) ExportChunk(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter, format string) ([]byte, int64, int, error) {
-	var expr string
-	switch format {
-	case "v1":
-		expr = `line`
-	case "original":
-		expr = `json_object('timestamp', line ->> 'timestamp', 'user_id', line ->> 'user_id', 'failure_reason', failure_reason, 'input_prompt', line ->> 'input_prompt') || char(10)`
-	case "classification":
-		expr = `json_object('text', line ->> 'input_prompt', 'label', failure_reason) || char(10)`
-	default:
-		return nil, 0, 0, hogpipe.FieldError("format", "unknown format %q", format)
-	}
-	q := `SELECT seq, ` + expr + ` AS x FROM training_examples WHERE seq > ?`
-	args := []any{after}
+// filterSQL appends an example filter's conditions to a query.
+func filterSQL(q string, args []any, f hogpipe.ExampleFilter) (string, []any) {
 	if !f.Since.IsZero() {
 		q += ` AND timestamp >= ?`
 		args = append(args, hogpipe.FormatTime(f.Since))
@@ -206,12 +175,62 @@ func (s *Store) ExportChunk(ctx context.Context, after int64, limit int, f hogpi
 			args = append(args, r)
 		}
 	}
-	q = `SELECT coalesce(group_concat(x, '' ORDER BY seq), ''), coalesce(max(seq), 0), count(*) FROM (` + q + ` ORDER BY seq LIMIT ?)`
-	var chunk string
-	var last int64
-	var n int
-	if err := s.r.QueryRowContext(ctx, q, append(args, limit)...).Scan(&chunk, &last, &n); err != nil {
-		return nil, 0, 0, fmt.Errorf("export training examples: %w", err)
+	return q, args
+}
+
+// exportExpr builds each format's line inside SQLite.
+func exportExpr(format string) (string, error) {
+	switch format {
+	case "v1":
+		return `line`, nil
+	case "original":
+		return `json_object('timestamp', line ->> 'timestamp', 'user_id', line ->> 'user_id', 'failure_reason', failure_reason, 'input_prompt', line ->> 'input_prompt') || char(10)`, nil
+	case "classification":
+		return `json_object('text', line ->> 'input_prompt', 'label', failure_reason) || char(10)`, nil
 	}
-	return []byte(chunk), last, n, nil
+	return "", hogpipe.FieldError("format", "unknown format %q", format)
+}
+
+// ExportRange renders the examples with lo < seq <= hi in format inside
+// SQLite and returns them as one block of lines and their count. Building
+// lines in SQL (json_object, group_concat) skips the per-row cost of
+// crossing into Go, and ranges let an export use every core.
+func (s *Store) ExportRange(ctx context.Context, lo, hi int64, f hogpipe.ExampleFilter, format string) ([]byte, int, error) {
+	expr, err := exportExpr(format)
+	if err != nil {
+		return nil, 0, err
+	}
+	q, args := filterSQL(`SELECT seq, `+expr+` AS x FROM training_examples WHERE seq > ? AND seq <= ?`, []any{lo, hi}, f)
+	q = `SELECT coalesce(group_concat(x, '' ORDER BY seq), ''), count(*) FROM (` + q + `)`
+	var chunk string
+	var n int
+	if err := s.r.QueryRowContext(ctx, q, args...).Scan(&chunk, &n); err != nil {
+		return nil, 0, fmt.Errorf("export training examples: %w", err)
+	}
+	return []byte(chunk), n, nil
+}
+
+// DistinctExamples returns, per distinct (prompt, failure reason), the line
+// of its first example and how many examples share it, in order of first
+// appearance. SQLite does the grouping.
+func (s *Store) DistinctExamples(ctx context.Context, f hogpipe.ExampleFilter, each func(line []byte, count int64) error) error {
+	q, args := filterSQL(`SELECT min(seq) AS first, count(*) AS n FROM training_examples WHERE 1 = 1`, nil, f)
+	q = `SELECT t.line, g.n FROM (` + q + ` GROUP BY line ->> 'input_prompt', failure_reason) g
+		JOIN training_examples t ON t.seq = g.first ORDER BY g.first`
+	rows, err := s.r.QueryContext(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("export training examples: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var line string
+		var n int64
+		if err := rows.Scan(&line, &n); err != nil {
+			return fmt.Errorf("export training examples: %w", err)
+		}
+		if err := each([]byte(line), n); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
