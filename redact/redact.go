@@ -62,8 +62,9 @@ var (
 // that were found (in All's order).
 func Text(s string, kinds []string) (string, []string) {
 	var found []string
+	c := scan(s)
 	for _, k := range All {
-		if !slices.Contains(kinds, k) {
+		if !slices.Contains(kinds, k) || !c.mayHold(k) {
 			continue
 		}
 		var n int
@@ -139,6 +140,55 @@ func apply(kind, s string) (string, int) {
 		})
 	}
 	return s, n
+}
+
+// shape is what one pass over the text tells about it, so that most
+// prompts skip most regular expressions (they run on every training
+// example, on the ingest path).
+type shape struct {
+	digits, dots, colons, longestWord int
+	at                                bool
+}
+
+func scan(s string) shape {
+	var c shape
+	word := 0
+	for i := 0; i < len(s); i++ {
+		b := s[i]
+		switch {
+		case b >= '0' && b <= '9':
+			c.digits++
+		case b == '.':
+			c.dots++
+		case b == ':':
+			c.colons++
+		case b == '@':
+			c.at = true
+		}
+		if b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b == '_' || b == '-' || b == '+' || b == '/' || b == '=' {
+			word++
+			c.longestWord = max(c.longestWord, word)
+		} else {
+			word = 0
+		}
+	}
+	return c
+}
+
+func (c shape) mayHold(kind string) bool {
+	switch kind {
+	case Secret:
+		return c.longestWord >= 16
+	case Email:
+		return c.at
+	case Card:
+		return c.digits >= 13
+	case IP:
+		return c.digits >= 4 && c.dots >= 3 || c.colons >= 2
+	case Phone:
+		return c.digits >= 9
+	}
+	return true
 }
 
 // looksSecret keeps long words out: a secret mixes letters and digits.

@@ -21,6 +21,9 @@ type txn struct {
 	// counts are the dashboard counters this transaction adds to, written
 	// once at commit rather than once per event.
 	counts map[countKey]int64
+	// queued is set when the transaction queued an email, so only such
+	// commits wake the email workers.
+	queued bool
 }
 
 type countKey struct{ name, source, minute string }
@@ -176,7 +179,7 @@ func (s *Store) CommitStats() (commits, ops int64, took time.Duration) {
 
 func (s *Store) commit(batch []*op) {
 	start := time.Now()
-	changed, err := s.commitTx(batch)
+	changed, queued, err := s.commitTx(batch)
 	s.stats.commits.Add(1)
 	s.stats.ops.Add(int64(len(batch)))
 	took := time.Since(start)
@@ -197,10 +200,15 @@ func (s *Store) commit(batch []*op) {
 	s.log.Debug("group commit", "ops", len(batch), "took", time.Since(start))
 	if changed {
 		s.hooksMu.Lock()
-		hooks := s.onCommit
+		hooks, emailHooks := s.onCommit, s.onEmail
 		s.hooksMu.Unlock()
 		for _, f := range hooks {
 			f()
+		}
+		if queued {
+			for _, f := range emailHooks {
+				f()
+			}
 		}
 	}
 }
@@ -209,22 +217,22 @@ func (s *Store) commit(batch []*op) {
 // bare; only if one fails is the transaction rolled back and the batch run
 // again with a savepoint around each op, so that op alone fails. Ops must
 // therefore be safe to run twice (they only record their results).
-func (s *Store) commitTx(batch []*op) (changed bool, err error) {
-	changed, failed, err := s.runTx(batch, false)
+func (s *Store) commitTx(batch []*op) (changed, queued bool, err error) {
+	changed, queued, failed, err := s.runTx(batch, false)
 	if err == nil && failed && len(batch) > 1 {
 		for _, o := range batch {
 			o.err = nil
 		}
-		changed, _, err = s.runTx(batch, true)
+		changed, queued, _, err = s.runTx(batch, true)
 	}
-	return changed, err
+	return changed, queued, err
 }
 
-func (s *Store) runTx(batch []*op, savepoints bool) (changed, failed bool, err error) {
+func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed bool, err error) {
 	ctx := context.Background()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return false, false, fmt.Errorf("begin: %w", err)
+		return false, false, false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
 	t := &txn{Tx: tx, s: s}
@@ -235,34 +243,34 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, failed bool, err e
 	for _, o := range batch {
 		if !savepoints {
 			if o.err = o.run(t); o.err != nil {
-				return false, true, nil
+				return false, false, true, nil
 			}
 			changed = true
 			continue
 		}
 		if err := exec(s.stmts.savepoint); err != nil {
-			return false, false, fmt.Errorf("savepoint: %w", err)
+			return false, false, false, fmt.Errorf("savepoint: %w", err)
 		}
 		counts := maps.Clone(t.counts)
 		if o.err = o.run(t); o.err != nil {
 			t.counts = counts // the op's writes are undone; so are its counts
 			if err := exec(s.stmts.rollbackTo); err != nil {
-				return false, false, fmt.Errorf("rollback to savepoint: %w", err)
+				return false, false, false, fmt.Errorf("rollback to savepoint: %w", err)
 			}
 		} else {
 			changed = true
 		}
 		if err := exec(s.stmts.release); err != nil {
-			return false, false, fmt.Errorf("release savepoint: %w", err)
+			return false, false, false, fmt.Errorf("release savepoint: %w", err)
 		}
 	}
 	if err := t.flushCounts(); err != nil {
-		return false, false, err
+		return false, false, false, err
 	}
 	if err := tx.Commit(); err != nil {
-		return false, false, fmt.Errorf("commit: %w", err)
+		return false, false, false, fmt.Errorf("commit: %w", err)
 	}
-	return changed, false, nil
+	return changed, t.queued, false, nil
 }
 
 func mustSub(f fs.FS, dir string) fs.FS {

@@ -44,6 +44,7 @@ func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error 
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.UUID, string(state), to, e.Name, next, reason, now, now); err != nil {
 		return fmt.Errorf("queue email: %w", err)
 	}
+	t.queued = t.queued || state == hogpipe.EmailQueued
 	return nil
 }
 

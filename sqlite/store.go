@@ -68,6 +68,7 @@ type Store struct {
 	closed   bool
 	hooksMu  sync.Mutex
 	onCommit []func()
+	onEmail  []func()
 }
 
 // Open opens (creating if needed) the database at path, migrates it and
@@ -176,6 +177,14 @@ func (s *Store) OnCommit(f func()) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	s.onCommit = append(s.onCommit, f)
+}
+
+// OnEmailQueued registers f to run after every commit that queued an
+// email. f must not block.
+func (s *Store) OnEmailQueued(f func()) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	s.onEmail = append(s.onEmail, f)
 }
 
 // Ping checks that the store answers reads and that the committer runs.

@@ -139,7 +139,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
 	worker.OnOutcome = mets.EmailOutcome
-	store.OnCommit(worker.Notify)
+	store.OnEmailQueued(worker.Notify)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
 	workerDone := make(chan error, 1)
 	workerRunning.Store(true)
