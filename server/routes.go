@@ -56,7 +56,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// The web app: any other GET. (A "GET /" pattern would clash with the
 	// method-less 405 patterns above, hence one catch-all.)
-	web, notFound := s.handleWebApp(), s.handleNotFound()
+	web, notFound := securityHeaders(s.handleWebApp()), s.handleNotFound()
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			web.ServeHTTP(w, r)

@@ -85,7 +85,7 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
-	return s.logRequests(securityHeaders(s.protect(mux)))
+	return s.logRequests(nosniff(s.protect(mux)))
 }
 
 // Drain marks the server as shutting down: /readyz fails from now on, so a
