@@ -51,19 +51,13 @@ fuzz:
 	done
 
 test-web:
-	@if [ -f web/package.json ]; then cd web && npm test; else echo "# Every parser fuzzed for a bounded time; a crash fails the build and
-# leaves the input in posthog/testdata/fuzz for a regression test.
-FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
-fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		echo "fuzz $$f for $(FUZZTIME)"; \
-		$(GO) test ./posthog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
-	done
-
-test-web: not yet (no web/ app)"; fi
+	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi
 
 # Benchmarks: figures go in docs/BENCHMARKS.md with the command that made them.
 bench: build-api
-	$(GO) test -run XXX -bench . -benchtime 3s ./sqlite
+	$(GO) test -run XXX -bench Ingest -benchtime 3s ./sqlite
+	$(GO) test -run XXX -bench Export1M -benchtime 1x -timeout 30m ./sqlite
+	$(GO) test -run XXX -bench EmailSend -benchtime 5000x ./cmd/hogpipe
 	./$(BIN) bench --clients 64 --duration 10s
+	./$(BIN) bench --scenario abuse --duration 10s
+	bench/wrk.sh 10 64
