@@ -131,7 +131,8 @@ func (w *Worker) Run(ctx context.Context) error {
 			sem <- struct{}{}
 			wg.Add(1)
 			go func() {
-				defer func() { <-sem; wg.Done() }()
+				// A freed slot may take the next due email at once.
+				defer func() { <-sem; w.Notify(); wg.Done() }()
 				w.process(it)
 			}()
 		}
