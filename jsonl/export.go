@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -47,6 +48,10 @@ type RangeReader interface {
 type DistinctReader interface {
 	DistinctExamples(ctx context.Context, f hogpipe.ExampleFilter, each func(line []byte, count int64) error) error
 }
+
+// ErrNoFastPath is what a store's ExportRange or DistinctExamples returns
+// when it cannot do the work in SQL; the export then takes the portable path.
+var ErrNoFastPath = errors.New("no fast export path on this store")
 
 // rangeSize is the seq span of one ExportRange call.
 const rangeSize = 8192
@@ -97,7 +102,10 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 	}
 	if rr, ok := src.(RangeReader); ok && split == nil && !opt.DedupeContent && opt.Format != FormatV1 {
 		// v1 lines are stored whole: copying them row by row is as fast.
-		return exportRanges(ctx, rr, opt, w)
+		n, err := exportRanges(ctx, rr, opt, w)
+		if !errors.Is(err, ErrNoFastPath) {
+			return n, err
+		}
 	}
 	if dr, ok := src.(DistinctReader); ok && split == nil && opt.DedupeContent {
 		bw := bufio.NewWriterSize(w, 1<<20)
@@ -106,13 +114,15 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 			n++
 			return writeLine(bw, line, opt.Format, count)
 		})
-		if err != nil {
-			return n, err
+		if !errors.Is(err, ErrNoFastPath) {
+			if err != nil {
+				return n, err
+			}
+			if opt.Progress != nil {
+				opt.Progress(n)
+			}
+			return n, bw.Flush()
 		}
-		if opt.Progress != nil {
-			opt.Progress(n)
-		}
-		return n, bw.Flush()
 	}
 	var outs []*bufio.Writer
 	pick := func(string) *bufio.Writer { return outs[0] }

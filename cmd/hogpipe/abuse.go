@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/jsonl"
-	"github.com/hogpipe/hogpipe/sqlite"
+	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
 // runAbuse is "hogpipe bench --scenario abuse": well-formed webhook traffic
@@ -171,7 +171,7 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
 	done <- nil
 
 	// Nothing acknowledged may be missing from the store.
-	store, err := sqlite.Open(ctx, filepath.Join(dir, "data", "hogpipe.db"), sqlite.Options{})
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "data", "hogpipe.db"), sqlstore.Options{})
 	if err != nil {
 		return err
 	}

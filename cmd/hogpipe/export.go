@@ -9,14 +9,15 @@ import (
 	"strings"
 
 	"github.com/hogpipe/hogpipe/jsonl"
-	"github.com/hogpipe/hogpipe/sqlite"
+	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
 func runExport(ctx context.Context, args []string, env *environment) error {
 	fs := newFlagSet("export", "Write the stored training examples as JSONL, in commit order.", env)
-	var dataDir, trainingFile string
+	var dataDir, trainingFile, database string
 	var r exportRequest
 	addDataFlags(fs, &dataDir, &trainingFile)
+	addDatabaseFlag(fs, &database)
 	out := fs.String("o", "HOGPIPE_EXPORT_OUTPUT", "", "write to this file (atomically) instead of standard output")
 	fs.fs.StringVar(&r.format, "format", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, ", "))
 	fs.bind("format", "HOGPIPE_EXPORT_FORMAT")
@@ -47,7 +48,7 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 	if !found {
 		return usagef("--format %q: use %s", r.format, strings.Join(jsonl.Formats, ", "))
 	}
-	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
 		return err
 	}

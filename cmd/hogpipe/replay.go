@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/sqlite"
+	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
 // runReplay requeues emails: "hogpipe replay emails --state failed". A
@@ -21,8 +20,9 @@ func runReplay(ctx context.Context, args []string, env *environment) error {
 		args = append([]string{"emails"}, args...)
 	}
 	fs := newFlagSet("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.", env)
-	var dataDir, trainingFile string
+	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
+	addDatabaseFlag(fs, &database)
 	stateName := fs.String("state", "HOGPIPE_REPLAY_STATE", string(hogpipe.EmailFailed), "state of the emails to requeue")
 	if err := fs.parse(args[1:]); err != nil {
 		return usageError{err}
@@ -31,12 +31,9 @@ func runReplay(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return usageError{err}
 	}
-	if _, err := os.Stat(dbPath(dataDir)); err != nil {
-		return usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
-	}
-	store, err := sqlite.Open(ctx, dbPath(dataDir), sqlite.Options{})
+	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
 	defer store.Close()
 	n, err := store.ReplayEmails(ctx, state, time.Now())

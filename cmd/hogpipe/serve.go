@@ -13,11 +13,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
-	"github.com/hogpipe/hogpipe/sqlite"
+	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
 type serveConfig struct {
@@ -28,6 +27,7 @@ type serveConfig struct {
 	logLevel      string
 	shutdownGrace time.Duration
 	captureTokens string
+	database      string
 	email         emailConfig
 	security      securityConfig
 	training      trainingConfig
@@ -43,6 +43,7 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
 	fs.bind("addr", "PORT")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
+	addDatabaseFlag(fs, &c.database)
 	fs.fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
 	fs.bind("max-body-bytes", "HOGPIPE_MAX_BODY_BYTES")
 	fs.fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -98,44 +99,48 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 
-	unlock, err := lockDataDir(c.dataDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
 	mets := metrics.New()
-	store, err := sqlite.Open(ctx, dbPath(c.dataDir), sqlite.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit})
-	if err != nil {
-		return fmt.Errorf("open store in %s: %w", c.dataDir, err)
+	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit}
+	var store *sqlstore.Store
+	if c.database != "" {
+		// Replicas share the database; the data directory is not used.
+		if store, err = sqlstore.OpenPostgres(ctx, c.database, opts); err != nil {
+			return err
+		}
+	} else {
+		unlock, err := lockDataDir(c.dataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if store, err = sqlstore.OpenSQLite(ctx, dbPath(c.dataDir), opts); err != nil {
+			return fmt.Errorf("open store in %s: %w", c.dataDir, err)
+		}
 	}
 	defer store.Close()
 
-	mirror, err := jsonl.Open(ctx, c.trainingFile, store, log)
+	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
+	mirrorCtx, stopMirror := context.WithCancel(context.Background())
+	mirrorDone, err := mirror.start(mirrorCtx)
 	if err != nil {
-		return fmt.Errorf("recover %s: %w", c.trainingFile, err)
-	}
-	// Bring the file up to date before taking traffic, so that after a
-	// crash the file is whole again by the time /healthz answers.
-	if err := mirror.CatchUp(ctx); err != nil {
-		return fmt.Errorf("bring %s up to date: %w", c.trainingFile, err)
+		stopMirror()
+		return err
 	}
 	mets.Watch(store, func() int64 { return mirror.Position().Seq })
 	store.OnCommit(mirror.Notify)
-	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirrorDone := make(chan error, 1)
-	var mirrorRunning, workerRunning atomic.Bool
-	mirrorRunning.Store(true)
-	go func() { mirrorDone <- mirror.Run(mirrorCtx); mirrorRunning.Store(false) }()
+	var workerRunning atomic.Bool
 
-	// This process owns the data directory: any email still marked
-	// sending was in flight when a previous run died.
-	if n, err := store.ReleaseSending(ctx, time.Now()); err != nil {
-		stopMirror()
-		<-mirrorDone
-		return fmt.Errorf("recover the email outbox: %w", err)
-	} else if n > 0 {
-		log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
+	if !store.Postgres() {
+		// This process owns the data directory: any email still marked
+		// sending was in flight when a previous run died. (On PostgreSQL
+		// other replicas may be sending: their leases decide.)
+		if n, err := store.ReleaseSending(ctx, time.Now()); err != nil {
+			stopMirror()
+			<-mirrorDone
+			return fmt.Errorf("recover the email outbox: %w", err)
+		} else if n > 0 {
+			log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
+		}
 	}
 	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
 	worker.OnOutcome = mets.EmailOutcome
@@ -154,7 +159,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, server.Deps{
 		Store: store, Mirror: mirror, Metrics: mets, Log: log,
 		Ready: []func(context.Context) error{
-			func(context.Context) error { return running(&mirrorRunning, "training file mirror") },
+			func(context.Context) error { return running(&mirror.running, "training file mirror") },
 			func(context.Context) error { return running(&workerRunning, "email workers") },
 		},
 	})
@@ -182,7 +187,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", mirror.Path())
+	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -11,7 +11,7 @@ import (
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/redact"
-	"github.com/hogpipe/hogpipe/sqlite"
+	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
 // trainingConfig is how events become training examples.
@@ -38,12 +38,21 @@ func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
 	return &hogpipe.TrainingPolicy{Redact: kinds, MaxPromptBytes: c.maxPromptBytes, Redactor: redact.Text}, nil
 }
 
-// openExisting opens the store of a data directory that must exist.
-func openExisting(ctx context.Context, dataDir string, opt sqlite.Options) (*sqlite.Store, error) {
-	if _, err := os.Stat(dbPath(dataDir)); err != nil {
-		return nil, usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
+func addDatabaseFlag(fs *flagSet, database *string) {
+	fs.fs.StringVar(database, "database", "", "PostgreSQL URL (postgres://…) shared by replicas; unset: SQLite in --data-dir")
+	fs.bind("database", "DATABASE_URL")
+}
+
+// openExisting opens the store a command works on: PostgreSQL when a URL is
+// given, else the SQLite database of a data directory that must exist.
+func openExisting(ctx context.Context, dataDir, database string, opt sqlstore.Options) (*sqlstore.Store, error) {
+	if database != "" {
+		return sqlstore.OpenPostgres(ctx, database, opt)
 	}
-	s, err := sqlite.Open(ctx, dbPath(dataDir), opt)
+	if _, err := os.Stat(dbPath(dataDir)); err != nil {
+		return nil, usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR, or DATABASE_URL)", dataDir)
+	}
+	s, err := sqlstore.OpenSQLite(ctx, dbPath(dataDir), opt)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -56,9 +65,10 @@ func openExisting(ctx context.Context, dataDir string, opt sqlite.Options) (*sql
 // aside, fsync'd and renamed over the old one.
 func runRebuild(ctx context.Context, args []string, env *environment) error {
 	fs := newFlagSet("rebuild-training-file", "Render every training example again from its event and rewrite the training file atomically.", env)
-	var dataDir, trainingFile string
+	var dataDir, trainingFile, database string
 	var tc trainingConfig
 	addDataFlags(fs, &dataDir, &trainingFile)
+	addDatabaseFlag(fs, &database)
 	addTrainingFlags(fs, &tc)
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
@@ -68,16 +78,26 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	// A running serve appends to the same file: it must not run meanwhile.
-	unlock, err := lockDataDir(dataDir)
-	if err != nil {
-		return err
+	if database == "" {
+		unlock, err := lockDataDir(dataDir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
 	}
-	defer unlock()
-	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	leader, err := store.TryLead(ctx)
+	if err != nil {
+		return err
+	}
+	if leader == nil {
+		return fmt.Errorf("a hogpipe serve is writing the training file; stop every replica first")
+	}
+	defer leader.Release()
 	n, err := store.RewriteExamples(ctx, policy)
 	if err != nil {
 		return err
@@ -93,14 +113,15 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 // runStats prints what the training data holds.
 func runStats(ctx context.Context, args []string, env *environment) error {
 	fs := newFlagSet("stats", "Show training examples per failure reason, per day, and the most frequent prompts.", env)
-	var dataDir, trainingFile string
+	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
+	addDatabaseFlag(fs, &database)
 	top := fs.Int("top", "HOGPIPE_STATS_TOP", 10, "how many frequent prompts to show")
 	asJSON := fs.Bool("json", "HOGPIPE_STATS_JSON", false, "print JSON instead of tables")
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}
-	store, err := openExisting(ctx, dataDir, sqlite.Options{})
+	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
 		return err
 	}

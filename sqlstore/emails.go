@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -26,6 +26,9 @@ func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error 
 	case to == "":
 		state, reason = hogpipe.EmailSkipped, "no email address"
 	default:
+		if err := t.lockRecipient(to); err != nil {
+			return fmt.Errorf("lock recipient: %w", err)
+		}
 		var prior int64
 		since := hogpipe.FormatTime(e.ReceivedAt.Add(-policy.CapWindow))
 		err := t.QueryRow(`SELECT id FROM emails WHERE recipient = ? AND template = ? AND created_at >= ?
@@ -53,57 +56,62 @@ type OutboxItem = hogpipe.OutboxItem
 
 // ClaimEmails takes up to limit emails that are due (queued or retrying
 // with next_attempt_at passed, or sending with an expired lease), marks
-// them sending until now+lease and counts the attempt.
+// them sending until now+lease and counts the attempt. On PostgreSQL the
+// rows are locked with SKIP LOCKED, so replicas claiming at once never take
+// the same email.
 func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error) {
+	nowS := hogpipe.FormatTime(now)
 	// Workers poll; a read first keeps an idle outbox from costing a
 	// write transaction (and an fsync) per poll.
-	var due int
-	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1)
-		OR EXISTS (SELECT 1 FROM emails WHERE state = 'sending' AND lease_until <= ?1)`, hogpipe.FormatTime(now)).Scan(&due)
+	var due bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?)
+		OR EXISTS (SELECT 1 FROM emails WHERE state = 'sending' AND lease_until <= ?)`, nowS, nowS).Scan(&due)
 	if err != nil {
 		return nil, unavailable("find due emails", err)
 	}
-	if due == 0 {
+	if !due {
 		return nil, nil
+	}
+	lock := ""
+	if s.d.pg {
+		lock = " FOR UPDATE SKIP LOCKED"
 	}
 	var items []hogpipe.OutboxItem
 	err = s.write(ctx, func(t *txn) error {
 		items = items[:0]
-		nowS := hogpipe.FormatTime(now)
-		rows, err := t.Query(`
-			SELECT m.id, m.event_uuid, m.recipient, m.template, m.attempts, m.created_at,
-			       e.name, e.distinct_id, e.timestamp, e.properties, coalesce(e.person, '{}')
-			FROM (
-			    SELECT * FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?1
-			    UNION ALL
-			    SELECT * FROM emails WHERE state = 'sending' AND lease_until <= ?1
-			) m JOIN events e ON e.uuid = m.event_uuid
-			ORDER BY m.id LIMIT ?2`, nowS, limit)
+		rows, err := t.Query(`SELECT id, event_uuid, recipient, template, attempts, created_at FROM emails
+			WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= ?) OR (state = 'sending' AND lease_until <= ?)
+			ORDER BY id LIMIT ?`+lock, nowS, nowS, limit)
 		if err != nil {
 			return unavailable("find due emails", err)
 		}
 		for rows.Next() {
 			var it hogpipe.OutboxItem
-			var created, ts, props, person string
-			if err := rows.Scan(&it.Email.ID, &it.Email.EventID, &it.Email.Recipient, &it.Email.Template, &it.Email.Attempts, &created,
-				&it.Event.Name, &it.Event.DistinctID, &ts, &props, &person); err != nil {
+			var created string
+			if err := rows.Scan(&it.Email.ID, &it.Email.EventID, &it.Email.Recipient, &it.Email.Template, &it.Email.Attempts, &created); err != nil {
 				rows.Close()
 				return unavailable("read due emails", err)
 			}
 			it.Email.CreatedAt, _ = parseTime(created)
-			it.Event.UUID = it.Email.EventID
-			it.Event.Timestamp, _ = parseTime(ts)
-			json.Unmarshal([]byte(props), &it.Event.Properties)
-			json.Unmarshal([]byte(person), &it.Event.Person)
 			items = append(items, it)
 		}
 		rows.Close()
 		leaseS := hogpipe.FormatTime(now.Add(lease))
 		for i := range items {
-			items[i].Email.Attempts++
-			items[i].Email.State = hogpipe.EmailSending
+			it := &items[i]
+			var ts, props, person string
+			if err := t.QueryRow(`SELECT name, distinct_id, timestamp, properties, coalesce(person, '{}') FROM events WHERE uuid = ?`,
+				it.Email.EventID).Scan(&it.Event.Name, &it.Event.DistinctID, &ts, &props, &person); err != nil {
+				return unavailable("read the event of an email", err)
+			}
+			it.Event.UUID = it.Email.EventID
+			it.Event.Timestamp, _ = parseTime(ts)
+			json.Unmarshal([]byte(props), &it.Event.Properties)
+			json.Unmarshal([]byte(person), &it.Event.Person)
+			it.Email.Attempts++
+			it.Email.State = hogpipe.EmailSending
 			if _, err := t.Exec(`UPDATE emails SET state = 'sending', attempts = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
-				items[i].Email.Attempts, leaseS, nowS, items[i].Email.ID); err != nil {
+				it.Email.Attempts, leaseS, nowS, it.Email.ID); err != nil {
 				return unavailable("claim email", err)
 			}
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -24,6 +24,8 @@ type txn struct {
 	// queued is set when the transaction queued an email, so only such
 	// commits wake the email workers.
 	queued bool
+	// examplesLocked: this transaction holds the example-order lock.
+	examplesLocked bool
 }
 
 type countKey struct{ name, source, minute string }
@@ -45,13 +47,13 @@ func (t *txn) flushCounts() error {
 	}
 	for k, n := range byName {
 		if _, err := t.Exec(`INSERT INTO event_counts (name, source, n) VALUES (?, ?, ?)
-			ON CONFLICT (name, source) DO UPDATE SET n = n + excluded.n`, k[0], k[1], n); err != nil {
+			ON CONFLICT (name, source) DO UPDATE SET n = event_counts.n + excluded.n`, k[0], k[1], n); err != nil {
 			return fmt.Errorf("count events: %w", err)
 		}
 	}
 	for k, n := range byMinute {
 		if _, err := t.Exec(`INSERT INTO event_minutes (minute, name, n) VALUES (?, ?, ?)
-			ON CONFLICT (minute, name) DO UPDATE SET n = n + excluded.n`, k[0], k[1], n); err != nil {
+			ON CONFLICT (minute, name) DO UPDATE SET n = event_minutes.n + excluded.n`, k[0], k[1], n); err != nil {
 			return fmt.Errorf("count events per minute: %w", err)
 		}
 	}

@@ -1,7 +1,10 @@
-// Package sqlite is hogpipe's embedded store: an SQLite file in WAL mode,
-// written through one connection by a group committer so that many
-// concurrent requests share one transaction and one fsync.
-package sqlite
+// Package sqlstore is hogpipe's store, on database/sql: an embedded SQLite
+// file in WAL mode by default, or PostgreSQL when several replicas share
+// the work. Either way it is written through one connection by a group
+// committer, so that many concurrent requests share one transaction and one
+// fsync. The SQL is written once, in SQLite's spelling; dialect.go adapts
+// it for PostgreSQL.
+package sqlstore
 
 import (
 	"context"
@@ -16,13 +19,14 @@ import (
 	"sync"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/hogpipe/hogpipe"
 )
 
-//go:embed migrations/*.sql
+//go:embed migrations/sqlite/*.sql migrations/postgres/*.sql
 var migrations embed.FS
 
 // Options tune the store; zero values take the defaults.
@@ -48,10 +52,12 @@ type Options struct {
 	CommitObserver func(ops int, took time.Duration)
 }
 
-// Store is the SQLite store. Writes go through the committer goroutine;
-// reads use a separate pool, which WAL lets run beside the writer.
+// Store is the store. Writes go through the committer goroutine; reads
+// use a separate pool (WAL lets SQLite readers run beside the writer).
 type Store struct {
-	w, r   *sql.DB
+	w      *sql.DB
+	r      reader
+	d      *dialect
 	log    *slog.Logger
 	ops    chan *op
 	quit   chan struct{}
@@ -71,9 +77,7 @@ type Store struct {
 	onEmail  []func()
 }
 
-// Open opens (creating if needed) the database at path, migrates it and
-// starts the committer.
-func Open(ctx context.Context, path string, opt Options) (*Store, error) {
+func (opt *Options) defaults() {
 	if opt.BusyTimeout == 0 {
 		opt.BusyTimeout = 2 * time.Second
 	}
@@ -89,6 +93,12 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// OpenSQLite opens (creating if needed) the SQLite database at path,
+// migrates it and starts the committer.
+func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
+	opt.defaults()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -114,24 +124,54 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	if err := migrate(ctx, w); err != nil {
-		w.Close()
-		return nil, err
-	}
-	st, err := prepareStmts(ctx, w)
-	if err != nil {
-		w.Close()
-		return nil, err
-	}
 	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
+	return start(ctx, w, r, sqliteDialect, opt)
+}
 
+// OpenPostgres connects to PostgreSQL (a postgres:// URL), migrates the
+// schema and starts the committer. Several hogpipe processes may share one
+// database: dedupe, the email outbox and the training file stay exactly
+// once across them.
+func OpenPostgres(ctx context.Context, url string, opt Options) (*Store, error) {
+	opt.defaults()
+	w, err := sql.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	r, err := sql.Open("pgx", url)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open PostgreSQL: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	return start(ctx, w, r, postgresDialect, opt)
+}
+
+func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, error) {
+	if err := migrate(ctx, w, d); err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	st, err := prepareStmts(ctx, w, d)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	s := &Store{
-		w: w, r: r, log: opt.Logger,
+		w: w, r: reader{r, d}, d: d, log: opt.Logger,
 		ops:      make(chan *op, opt.QueueSize),
 		quit:     make(chan struct{}),
 		exited:   make(chan struct{}),
@@ -146,8 +186,8 @@ func Open(ctx context.Context, path string, opt Options) (*Store, error) {
 	return s, nil
 }
 
-func migrate(ctx context.Context, db *sql.DB) error {
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, mustSub(migrations, "migrations"))
+func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
+	p, err := goose.NewProvider(d.goose, db, mustSub(migrations, "migrations/"+d.name))
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
@@ -168,7 +208,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.quit)
 	<-s.exited
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.r.DB.Close(), s.w.Close())
 }
 
 // OnCommit registers f to run after every commit that changed something.
@@ -206,7 +246,7 @@ type stmts struct {
 	insertEvent, insertExample     *sql.Stmt
 }
 
-func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
+func prepareStmts(ctx context.Context, db *sql.DB, d *dialect) (stmts, error) {
 	var s stmts
 	for _, p := range []struct {
 		dst **sql.Stmt
@@ -219,7 +259,7 @@ func prepareStmts(ctx context.Context, db *sql.DB) (stmts, error) {
 		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
 		{&s.insertExample, `INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES (?, ?, ?, ?)`},
 	} {
-		st, err := db.PrepareContext(ctx, p.sql)
+		st, err := db.PrepareContext(ctx, d.rebind(p.sql))
 		if err != nil {
 			return s, fmt.Errorf("prepare %q: %w", p.sql, err)
 		}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 func exportFixture(b *testing.B, n int) *Store {
 	b.Helper()
 	dir := b.TempDir()
-	s, err := Open(context.Background(), filepath.Join(dir, "x.db"), Options{})
+	s, err := OpenSQLite(context.Background(), filepath.Join(dir, "x.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -112,6 +112,9 @@ func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 		}
 	}
 	if p.example != nil {
+		if err := tx.lockExampleOrder(); err != nil {
+			return false, fmt.Errorf("lock example order: %w", err)
+		}
 		if _, err := tx.stmt(&tx.insertExample, s.stmts.insertExample).Exec(
 			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {
 			return false, fmt.Errorf("insert training example: %w", err)

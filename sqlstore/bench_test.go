@@ -1,4 +1,4 @@
-package sqlite
+package sqlstore
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func benchEvent(i int64) hogpipe.Event {
 // BenchmarkIngestParallel measures durable group-committed ingest with
 // many concurrent callers, as the HTTP handlers call it.
 func BenchmarkIngestParallel(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.db"), Options{})
+	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "b.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func BenchmarkIngestParallel(b *testing.B) {
 // BenchmarkIngestSerial is the baseline group commit is measured against:
 // one caller, so one transaction and one fsync per event.
 func BenchmarkIngestSerial(b *testing.B) {
-	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "b.db"), Options{})
+	s, err := OpenSQLite(context.Background(), filepath.Join(b.TempDir(), "b.db"), Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

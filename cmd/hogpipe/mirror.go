@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/sqlstore"
+)
+
+// trainingMirror keeps training_data.jsonl while this process is its one
+// writer. On SQLite that is always (the data directory is ours); on
+// PostgreSQL, while it holds the database's mirror lock: when the holder
+// dies, another replica takes the lock, recovers the file and goes on.
+type trainingMirror struct {
+	store *sqlstore.Store
+	path  string
+	log   *slog.Logger
+
+	current atomic.Pointer[jsonl.Mirror]
+	running atomic.Bool
+	mu      sync.Mutex
+}
+
+// start tries to lead once, synchronously: a process that gets the file
+// brings it up to date before serving, so after a crash the file is whole
+// by the time /healthz answers. Then it keeps (or keeps trying for) the
+// lead in the background until ctx ends.
+func (m *trainingMirror) start(ctx context.Context) (<-chan error, error) {
+	first, err := m.lead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan error, 1)
+	m.running.Store(true)
+	go func() {
+		defer m.running.Store(false)
+		done <- m.loop(ctx, first)
+	}()
+	return done, nil
+}
+
+type leadership struct {
+	leader *sqlstore.Leader
+	mirror *jsonl.Mirror
+}
+
+// lead takes the lock if free and opens (recovers) the file.
+func (m *trainingMirror) lead(ctx context.Context) (*leadership, error) {
+	l, err := m.store.TryLead(ctx)
+	if err != nil || l == nil {
+		return nil, err
+	}
+	mirror, err := jsonl.Open(ctx, m.path, m.store, m.log)
+	if err != nil {
+		l.Release()
+		return nil, fmt.Errorf("recover %s: %w", m.path, err)
+	}
+	if err := mirror.CatchUp(ctx); err != nil {
+		mirror.Close()
+		l.Release()
+		return nil, fmt.Errorf("bring %s up to date: %w", m.path, err)
+	}
+	if m.store.Postgres() {
+		m.log.Info("training file: this replica is its writer", "file", mirror.Path())
+	}
+	return &leadership{l, mirror}, nil
+}
+
+func (m *trainingMirror) loop(ctx context.Context, cur *leadership) error {
+	for {
+		if cur == nil {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(time.Second):
+			}
+			var err error
+			if cur, err = m.lead(ctx); err != nil {
+				m.log.Warn("training file: cannot take over", "err", err)
+			}
+			continue
+		}
+		m.current.Store(cur.mirror)
+		runCtx, cancel := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-cur.leader.Lost:
+				m.log.Error("training file: lost the writer lock (database connection gone); stopping")
+				cancel()
+			case <-runCtx.Done():
+			}
+		}()
+		err := cur.mirror.Run(runCtx)
+		cancel()
+		m.current.Store(nil)
+		cur.leader.Release()
+		if ctx.Err() != nil {
+			return err
+		}
+		cur = nil
+	}
+}
+
+// Notify wakes the writer after a commit.
+func (m *trainingMirror) Notify() {
+	if mi := m.current.Load(); mi != nil {
+		mi.Notify()
+	}
+}
+
+// Position is how far the file has got: the writer's own view, or the
+// watermark the writer (maybe another replica) last recorded.
+func (m *trainingMirror) Position() hogpipe.MirrorState {
+	if mi := m.current.Load(); mi != nil {
+		return mi.Position()
+	}
+	abs, _ := filepath.Abs(m.path)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, _ := m.store.MirrorState(ctx, abs)
+	return st
+}

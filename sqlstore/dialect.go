@@ -1,0 +1,198 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/hogpipe/hogpipe/jsonl"
+)
+
+// dialect adapts the store's SQL, written in SQLite's spelling, to the
+// database at hand. The differences are few: placeholders, a JSON
+// operator's operand type, and the locks PostgreSQL needs because several
+// processes write at once where SQLite has one writer.
+type dialect struct {
+	name  string
+	goose goose.Dialect
+	pg    bool
+	cache sync.Map // SQLite spelling → this dialect's
+}
+
+var (
+	sqliteDialect   = &dialect{name: "sqlite", goose: goose.DialectSQLite3}
+	postgresDialect = &dialect{name: "postgres", goose: goose.DialectPostgres, pg: true}
+)
+
+// rebind turns a query into this dialect: for PostgreSQL, ? becomes $n
+// and "line ->> 'k'" reads line as jsonb.
+func (d *dialect) rebind(q string) string {
+	if !d.pg {
+		return q
+	}
+	if v, ok := d.cache.Load(q); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n, inStr := 0, false
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		switch {
+		case c == '\'':
+			inStr = !inStr
+			b.WriteByte(c)
+		case c == '?' && !inStr:
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		default:
+			b.WriteByte(c)
+		}
+	}
+	out := strings.ReplaceAll(b.String(), "line ->> ", "line::jsonb ->> ")
+	d.cache.Store(q, out)
+	return out
+}
+
+// reader is the read pool, speaking the dialect.
+type reader struct {
+	*sql.DB
+	d *dialect
+}
+
+func (r reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.DB.QueryContext(ctx, r.d.rebind(q), args...)
+}
+
+func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.DB.QueryRowContext(ctx, r.d.rebind(q), args...)
+}
+
+// The transaction's own statements speak the dialect too.
+func (t *txn) Exec(q string, args ...any) (sql.Result, error) {
+	return t.Tx.Exec(t.s.d.rebind(q), args...)
+}
+
+func (t *txn) Query(q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.Query(t.s.d.rebind(q), args...)
+}
+
+func (t *txn) QueryRow(q string, args ...any) *sql.Row {
+	return t.Tx.QueryRow(t.s.d.rebind(q), args...)
+}
+
+// Advisory lock keys (PostgreSQL): arbitrary constants, hogpipe's own.
+const (
+	lockExamples = 0x686f6701 // training example seqs in commit order
+	lockMirror   = 0x686f6702 // the one writer of the training file
+)
+
+// lockExampleOrder makes the transactions that add training examples
+// commit one after another, across every replica: a transaction takes
+// its seqs only after the previous one committed, so seqs become visible
+// in order and the mirror, which follows seq, cannot skip an example that
+// committed late. SQLite has one writer and needs nothing.
+func (t *txn) lockExampleOrder() error {
+	if !t.s.d.pg || t.examplesLocked {
+		return nil
+	}
+	if _, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockExamples); err != nil {
+		return err
+	}
+	t.examplesLocked = true
+	return nil
+}
+
+// lockRecipient serialises the frequency-cap check for one address across
+// replicas, so two events for one person cannot both pass it.
+func (t *txn) lockRecipient(addr string) error {
+	if !t.s.d.pg {
+		return nil
+	}
+	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock(hashtext($1))`, addr)
+	return err
+}
+
+// ErrNoFastPath tells an export to take the portable path: the SQL
+// rendering of export lines is written for SQLite only.
+var ErrNoFastPath = jsonl.ErrNoFastPath
+
+// Leader holds the right to write the training file. On SQLite the data
+// directory's lock already makes this process the only one; on PostgreSQL
+// it is a session advisory lock on a connection of its own, lost (and
+// taken over by another replica) when this process dies.
+type Leader struct {
+	conn *sql.Conn
+	Lost chan struct{}
+	once sync.Once
+	stop chan struct{}
+}
+
+// TryLead tries once to become the training file's writer. It returns nil
+// (and no error) when another process holds it.
+func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
+	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{})}
+	if !s.d.pg {
+		return l, nil
+	}
+	conn, err := s.r.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, lockMirror).Scan(&got); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	if !got {
+		conn.Close()
+		return nil, nil
+	}
+	l.conn = conn
+	go l.watch()
+	return l, nil
+}
+
+// watch notices a lost connection (and with it the lock).
+func (l *Leader) watch() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			err := l.conn.PingContext(ctx)
+			cancel()
+			if err != nil {
+				l.once.Do(func() { close(l.Lost) })
+				return
+			}
+		}
+	}
+}
+
+// Release gives up leadership.
+func (l *Leader) Release() {
+	if l == nil {
+		return
+	}
+	select {
+	case <-l.stop:
+	default:
+		close(l.stop)
+	}
+	if l.conn != nil {
+		l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockMirror)
+		l.conn.Close()
+	}
+}
+
+// Postgres tells whether the store is on PostgreSQL.
+func (s *Store) Postgres() bool { return s.d.pg }
