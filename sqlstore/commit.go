@@ -238,6 +238,9 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 	}
 	defer tx.Rollback()
 	t := &txn{Tx: tx, s: s}
+	if err := t.lockWrites(); err != nil {
+		return false, false, false, fmt.Errorf("lock: %w", err)
+	}
 	exec := func(st *sql.Stmt) error {
 		_, err := tx.StmtContext(ctx, st).Exec()
 		return err

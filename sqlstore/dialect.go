@@ -88,24 +88,33 @@ func (t *txn) QueryRow(q string, args ...any) *sql.Row {
 
 // Advisory lock keys (PostgreSQL): arbitrary constants, hogpipe's own.
 const (
-	lockExamples = 0x686f6701 // training example seqs in commit order
-	lockMirror   = 0x686f6702 // the one writer of the training file
+	lockWrites = 0x686f6701 // one group transaction at a time, cluster-wide
+	lockMirror = 0x686f6702 // the one writer of the training file
 )
 
-// lockExampleOrder makes the transactions that add training examples
-// commit one after another, across every replica: a transaction takes
-// its seqs only after the previous one committed, so seqs become visible
-// in order and the mirror, which follows seq, cannot skip an example that
-// committed late. SQLite has one writer and needs nothing.
+// lockWrites makes group transactions commit one after another across
+// every replica, as SQLite's single writer does on one machine. Two
+// things need it: training example seqs must become visible in seq order
+// (else the mirror, which follows seq, could skip an example that
+// committed late), and two replicas inserting the same uuids in different
+// orders would otherwise deadlock. Group commit keeps the cost to one lock
+// per batch, not per event.
+func (t *txn) lockWrites() error {
+	if !t.s.d.pg {
+		return nil
+	}
+	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockWrites)
+	t.examplesLocked = err == nil
+	return err
+}
+
+// lockExampleOrder is covered by lockWrites; it stays as the named place
+// where the order of example seqs is guaranteed.
 func (t *txn) lockExampleOrder() error {
 	if !t.s.d.pg || t.examplesLocked {
 		return nil
 	}
-	if _, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockExamples); err != nil {
-		return err
-	}
-	t.examplesLocked = true
-	return nil
+	return t.lockWrites()
 }
 
 // lockRecipient serialises the frequency-cap check for one address across

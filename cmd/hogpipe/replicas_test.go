@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hogpipe/hogpipe/internal/mailguntest"
+	"github.com/hogpipe/hogpipe/internal/pgtest"
+)
+
+// TestReplicasOnPostgres runs three hogpipe processes on one PostgreSQL
+// database and sends every event to two different replicas at once. Each
+// uuid must be stored once, the training file must hold one line per
+// example, and Mailgun must get one email per feature_used event.
+func TestReplicasOnPostgres(t *testing.T) { replicaRun(t, false) }
+
+// TestReplicasSurviveKills is the same with the training file's writer and
+// another replica (an email worker) killed with SIGKILL in the middle: the
+// last replica takes over the file and, after their leases, the emails.
+func TestReplicasSurviveKills(t *testing.T) { replicaRun(t, true) }
+
+func replicaRun(t *testing.T, kill bool) {
+	if testing.Short() {
+		t.Skip("runs three processes")
+	}
+	url := pgtest.URL(t)
+	mg := mailguntest.New("key-123", "mg.example.com")
+	defer mg.Close()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "training_data.jsonl")
+	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
+		"HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s"}
+	var reps []*child
+	for i := range 3 {
+		reps = append(reps, startChild(t, filepath.Join(dir, fmt.Sprintf("data%d", i)), file, env...))
+	}
+	alive := []bool{true, true, true}
+	var aliveMu sync.Mutex
+
+	const n = 600
+	client := &http.Client{Timeout: 5 * time.Second}
+	// post sends one body to replica r, and, like a load balancer, to the
+	// next live one when r is down.
+	post := func(r int, body string) bool {
+		for k := range 3 {
+			i := (r + k) % 3
+			aliveMu.Lock()
+			up := alive[i]
+			aliveMu.Unlock()
+			if !up {
+				continue
+			}
+			resp, err := client.Post(reps[i].URL+"/api/webhooks/posthog", "application/json", strings.NewReader(body))
+			if err != nil {
+				continue
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return true
+			}
+		}
+		return false
+	}
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	failed := 0
+	var fmu sync.Mutex
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				var body string
+				if i%2 == 0 {
+					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"generation_failed","properties":{"input_prompt":"replica prompt %d"}}}`, i, i)
+				} else {
+					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"feature_used"},"person":{"properties":{"email":"r%d@example.com"}}}`, i, i)
+				}
+				// The same event to two different replicas at the same time.
+				var ok [2]bool
+				var pw sync.WaitGroup
+				for k := range 2 {
+					pw.Add(1)
+					go func() { defer pw.Done(); ok[k] = post((i+k)%3, body) }()
+				}
+				pw.Wait()
+				if !ok[0] && !ok[1] {
+					fmu.Lock()
+					failed++
+					fmu.Unlock()
+				}
+			}
+		}()
+	}
+	for i := range n {
+		if kill && i == n/2 {
+			// The first replica started first and writes the file.
+			for _, k := range []int{0, 1} {
+				aliveMu.Lock()
+				alive[k] = false
+				aliveMu.Unlock()
+				reps[k].cmd.Process.Signal(syscall.SIGKILL)
+				reps[k].cmd.Wait()
+			}
+		}
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+	if failed > 0 {
+		t.Fatalf("%d events were never acknowledged by any replica", failed)
+	}
+
+	// Wait for the end state, as a surviving replica sees it.
+	last := reps[2]
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var st struct {
+			Events int64            `json:"events"`
+			Lag    int64            `json:"training_file_lag"`
+			Emails map[string]int64 `json:"emails_by_state"`
+		}
+		if r, err := http.Get(last.URL + "/api/stats"); err == nil {
+			json.NewDecoder(r.Body).Decode(&st)
+			r.Body.Close()
+		}
+		lines := 0
+		if b, err := readFileLines(file); err == nil {
+			lines = b
+		}
+		if st.Events == n && st.Emails["sent"] == n/2 && lines == n/2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("end state not reached: events %d (want %d), sent %v (want %d), file lines %d (want %d)",
+				st.Events, n, st.Emails, n/2, lines, n/2)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	seen := map[string]int{}
+	for _, l := range readLines(t, file) {
+		seen[l["id"].(string)]++
+	}
+	for i := 0; i < n; i += 2 {
+		if id := fmt.Sprintf("r-%d", i); seen[id] != 1 {
+			t.Errorf("%s is in the training file %d times", id, seen[id])
+		}
+	}
+	perEvent := map[string]int{}
+	for _, m := range mg.Messages() {
+		perEvent[m.Vars["hogpipe-event-id"]]++
+	}
+	dups := 0
+	for i := 1; i < n; i += 2 {
+		switch k := perEvent[fmt.Sprintf("r-%d", i)]; {
+		case k == 0:
+			t.Errorf("r-%d got no email", i)
+		case k > 1:
+			dups += k - 1
+		}
+	}
+	if !kill && dups > 0 {
+		t.Errorf("%d duplicate emails without any crash", dups)
+	}
+	if dups > 2*32 {
+		t.Errorf("%d duplicate emails after killing two replicas; at most one per worker of each can be explained", dups)
+	}
+	t.Logf("%d events over 3 replicas (kill=%v): %d messages at Mailgun, %d duplicates", n, kill, len(mg.Messages()), dups)
+}
+
+func readFileLines(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strings.Count(string(b), "\n"), nil
+}
