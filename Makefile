@@ -55,8 +55,8 @@ test-web:
 
 # Benchmarks: figures go in docs/BENCHMARKS.md with the command that made them.
 bench: build-api
-	$(GO) test -run XXX -bench Ingest -benchtime 3s ./sqlite
-	$(GO) test -run XXX -bench Export1M -benchtime 1x -timeout 30m ./sqlite
+	$(GO) test -run XXX -bench Ingest -benchtime 3s ./sqlstore
+	$(GO) test -run XXX -bench Export1M -benchtime 1x -timeout 30m ./sqlstore
 	$(GO) test -run XXX -bench EmailSend -benchtime 5000x ./cmd/hogpipe
 	./$(BIN) bench --clients 64 --duration 10s
 	./$(BIN) bench --scenario abuse --duration 10s

@@ -53,7 +53,7 @@ func exportFixture(b *testing.B, n int) *Store {
 // BenchmarkExport1M measures exporting 1,000,000 examples (the target is
 // under 5 s on 2 cores) in each format, and with a split, against a
 // baseline of reading the same rows without writing anything.
-// Run: go test ./sqlite -run XXX -bench Export1M -benchtime 1x -timeout 30m
+// Run: go test ./sqlstore -run XXX -bench Export1M -benchtime 1x -timeout 30m
 func BenchmarkExport1M(b *testing.B) {
 	n := 1_000_000
 	if v := os.Getenv("HOGPIPE_BENCH_EXAMPLES"); v != "" {
