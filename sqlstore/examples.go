@@ -17,23 +17,7 @@ func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano
 // ExamplesAfter returns up to limit training examples with seq > after, in
 // seq (commit) order.
 func (s *Store) ExamplesAfter(ctx context.Context, after int64, limit int) ([]hogpipe.ExampleLine, error) {
-	rows, err := s.r.QueryContext(ctx,
-		`SELECT seq, event_uuid, line FROM training_examples WHERE seq > ? ORDER BY seq LIMIT ?`, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("read training examples: %w", err)
-	}
-	defer rows.Close()
-	out := make([]hogpipe.ExampleLine, 0, 64)
-	for rows.Next() {
-		var l hogpipe.ExampleLine
-		var line string
-		if err := rows.Scan(&l.Seq, &l.ID, &line); err != nil {
-			return nil, fmt.Errorf("read training examples: %w", err)
-		}
-		l.Line = []byte(line)
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return s.ExamplesFiltered(ctx, after, limit, hogpipe.ExampleFilter{})
 }
 
 // LastExampleSeq returns the highest committed training example seq.
