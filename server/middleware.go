@@ -74,7 +74,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			}
 			s.metrics.Request(r.Pattern, sw.status, ri.reason)
 			level := slog.LevelInfo
-			if sw.status >= 500 {
+			switch {
+			case ri.reason == "rate_limited" || ri.reason == "overloaded":
+				// A flood would otherwise write a log line per refused
+				// request: the log becomes the attack's amplifier. The
+				// metrics count them (hogpipe_requests_rejected_total).
+				level = slog.LevelDebug
+			case sw.status >= 500:
 				level = slog.LevelWarn
 			}
 			if !s.log.Enabled(r.Context(), level) {
