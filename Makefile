@@ -38,7 +38,7 @@ vet:
 test: vet build-web test-web test-go fuzz
 
 test-go:
-	$(GO) test -count=1 ./...
+	$(GO) test -race -count=1 ./...
 
 # Every parser fuzzed for a bounded time; a crash fails the build and
 # leaves the input in posthog/testdata/fuzz for a regression test.
