@@ -28,6 +28,7 @@ type serveConfig struct {
 	shutdownGrace time.Duration
 	captureTokens string
 	database      string
+	commitLinger  time.Duration
 	email         emailConfig
 	security      securityConfig
 	training      trainingConfig
@@ -44,6 +45,8 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.bind("addr", "PORT")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
 	addDatabaseFlag(fs, &c.database)
+	fs.fs.DurationVar(&c.commitLinger, "commit-linger", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
+	fs.bind("commit-linger", "HOGPIPE_COMMIT_LINGER")
 	fs.fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
 	fs.bind("max-body-bytes", "HOGPIPE_MAX_BODY_BYTES")
 	fs.fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -100,7 +103,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 
 	mets := metrics.New()
-	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit}
+	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit, Linger: c.commitLinger}
 	var store *sqlstore.Store
 	if c.database != "" {
 		// Replicas share the database; the data directory is not used.
