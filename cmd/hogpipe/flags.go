@@ -60,6 +60,37 @@ func (f *flagSet) Bool(name, env string, def bool, usage string) *bool {
 	return f.fs.Bool(name, def, usage)
 }
 
+// The …Var forms bind a flag to its environment variable in one call.
+func (f *flagSet) StringVar(p *string, name, env, def, usage string) {
+	f.bind(name, env)
+	f.fs.StringVar(p, name, def, usage)
+}
+
+func (f *flagSet) IntVar(p *int, name, env string, def int, usage string) {
+	f.bind(name, env)
+	f.fs.IntVar(p, name, def, usage)
+}
+
+func (f *flagSet) Int64Var(p *int64, name, env string, def int64, usage string) {
+	f.bind(name, env)
+	f.fs.Int64Var(p, name, def, usage)
+}
+
+func (f *flagSet) BoolVar(p *bool, name, env string, def bool, usage string) {
+	f.bind(name, env)
+	f.fs.BoolVar(p, name, def, usage)
+}
+
+func (f *flagSet) Float64Var(p *float64, name, env string, def float64, usage string) {
+	f.bind(name, env)
+	f.fs.Float64Var(p, name, def, usage)
+}
+
+func (f *flagSet) DurationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
+	f.bind(name, env)
+	f.fs.DurationVar(p, name, def, usage)
+}
+
 func (f *flagSet) Duration(name, env string, def time.Duration, usage string) *time.Duration {
 	f.bind(name, env)
 	return f.fs.Duration(name, def, usage)

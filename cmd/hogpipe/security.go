@@ -56,14 +56,10 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 		"shared secret webhooks send as 'Authorization: Bearer …' or 'X-Hogpipe-Secret: …'")
 	c.adminToken.register(fs, "admin-token", "HOGPIPE_ADMIN_TOKEN",
 		"token for the read API (/api/…) from anywhere but this machine")
-	fs.fs.BoolVar(&c.insecure, "insecure", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
-	fs.bind("insecure", "HOGPIPE_INSECURE")
-	fs.fs.Float64Var(&c.rate, "rate-limit", 200, "requests per second per client IP (0: off); local requests are not limited")
-	fs.bind("rate-limit", "HOGPIPE_RATE_LIMIT")
-	fs.fs.IntVar(&c.burst, "rate-burst", 400, "burst per client IP above --rate-limit")
-	fs.bind("rate-burst", "HOGPIPE_RATE_BURST")
-	fs.fs.IntVar(&c.maxInFlight, "max-in-flight", 1024, "concurrent requests before shedding load with 503")
-	fs.bind("max-in-flight", "HOGPIPE_MAX_IN_FLIGHT")
+	fs.BoolVar(&c.insecure, "insecure", "HOGPIPE_INSECURE", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
+	fs.Float64Var(&c.rate, "rate-limit", "HOGPIPE_RATE_LIMIT", 200, "requests per second per client IP (0: off); local requests are not limited")
+	fs.IntVar(&c.burst, "rate-burst", "HOGPIPE_RATE_BURST", 400, "burst per client IP above --rate-limit")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", "HOGPIPE_MAX_IN_FLIGHT", 1024, "concurrent requests before shedding load with 503")
 }
 
 // build turns the flags into the server's Security, refusing an exposed

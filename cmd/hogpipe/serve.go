@@ -41,23 +41,17 @@ const defaultCaptureToken = "phc_hogpipe_local"
 func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	c := &serveConfig{}
 	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env)
-	fs.fs.StringVar(&c.addr, "addr", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
-	fs.bind("addr", "PORT")
+	fs.StringVar(&c.addr, "addr", "PORT", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
 	addDatabaseFlag(fs, &c.database)
-	fs.fs.DurationVar(&c.commitLinger, "commit-linger", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
-	fs.bind("commit-linger", "HOGPIPE_COMMIT_LINGER")
-	fs.fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", 1<<20, "largest request body accepted, in bytes")
-	fs.bind("max-body-bytes", "HOGPIPE_MAX_BODY_BYTES")
-	fs.fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	fs.bind("log-level", "HOGPIPE_LOG_LEVEL")
-	fs.fs.StringVar(&c.captureTokens, "capture-tokens", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
-	fs.bind("capture-tokens", "HOGPIPE_CAPTURE_TOKENS")
+	fs.DurationVar(&c.commitLinger, "commit-linger", "HOGPIPE_COMMIT_LINGER", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
+	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", "HOGPIPE_MAX_BODY_BYTES", 1<<20, "largest request body accepted, in bytes")
+	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
+	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
-	fs.fs.DurationVar(&c.shutdownGrace, "shutdown-grace", 10*time.Second, "how long shutdown waits for in-flight requests")
-	fs.bind("shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE")
+	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
 

@@ -21,10 +21,8 @@ type trainingConfig struct {
 }
 
 func addTrainingFlags(fs *flagSet, c *trainingConfig) {
-	fs.fs.StringVar(&c.redact, "redact", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
-	fs.bind("redact", "HOGPIPE_REDACT")
-	fs.fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
-	fs.bind("max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES")
+	fs.StringVar(&c.redact, "redact", "HOGPIPE_REDACT", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
+	fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
 }
 
 func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
