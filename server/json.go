@@ -70,9 +70,14 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if status == http.StatusServiceUnavailable {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
-	if status >= 500 {
+	switch {
+	case status >= 500 && r.Context().Err() != nil:
+		// The client left before its commit was durable; it was not
+		// acknowledged, and its retry will be deduplicated.
+		log.Debug("client gone before its answer", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status >= 500:
 		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
-	} else {
+	default:
 		setRejectReason(r, code)
 	}
 	writeJSON(w, status, body)
