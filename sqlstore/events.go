@@ -123,13 +123,6 @@ func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
 	return false, nil
 }
 
-// CountEvents returns how many events are stored.
-func (s *Store) CountEvents(ctx context.Context) (int64, error) {
-	var n int64
-	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n)
-	return n, err
-}
-
 // RecentEvents returns the latest events, newest first.
 func (s *Store) RecentEvents(ctx context.Context, limit int) ([]hogpipe.StoredEvent, error) {
 	rows, err := s.r.QueryContext(ctx,

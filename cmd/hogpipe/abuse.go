@@ -55,7 +55,13 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
 	go io.Copy(io.Discard, pr)
 	url := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(first[:n]), "\n", 2)[0], "hogpipe listening on "))
 	hostport := strings.TrimPrefix(url, "http://")
-	defer func() { cancel(); <-done }()
+	stopped := false
+	defer func() {
+		if !stopped {
+			cancel()
+			<-done
+		}
+	}()
 
 	clientFrom := func(ip string) *http.Client {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
@@ -165,10 +171,10 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
 	}
 	wg.Wait()
 	cancel()
+	stopped = true
 	if err := <-done; err != nil {
 		return fmt.Errorf("hogpipe: %w", err)
 	}
-	done <- nil
 
 	// Nothing acknowledged may be missing from the store.
 	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "data", "hogpipe.db"), sqlstore.Options{})
