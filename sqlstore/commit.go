@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,8 +17,7 @@ import (
 // bound to it once per transaction rather than once per op.
 type txn struct {
 	*sql.Tx
-	s                          *Store
-	insertEvent, insertExample *sql.Stmt
+	s *Store
 	// counts are the dashboard counters this transaction adds to, written
 	// once at commit rather than once per event.
 	counts map[countKey]int64
@@ -60,19 +60,46 @@ func (t *txn) flushCounts() error {
 	return nil
 }
 
-// stmt binds a prepared statement to the transaction on first use.
-func (t *txn) stmt(dst **sql.Stmt, st *sql.Stmt) *sql.Stmt {
-	if *dst == nil {
-		*dst = t.Tx.Stmt(st)
+// stmt2 binds a prepared statement to the transaction.
+func (t *txn) stmt2(st *sql.Stmt) *sql.Stmt { return t.Tx.Stmt(st) }
+
+// multiStmt returns the prepared multi-row INSERT of n (a power of two up
+// to 128) events ("ev", returning the uuids that were new) or examples ("ex").
+func (s *Store) multiStmt(_ *txn, kind string, n int) *sql.Stmt {
+	return s.multi[fmt.Sprintf("%s%d", kind, n)]
+}
+
+// prepareMulti prepares every multi-row INSERT chunkLen can ask for.
+func prepareMulti(ctx context.Context, db *sql.DB, d *dialect) (map[string]*sql.Stmt, error) {
+	out := map[string]*sql.Stmt{}
+	for n := 1; n <= 128; n *= 2 {
+		for _, kind := range []string{"ev", "ex"} {
+			var q string
+			if kind == "ev" {
+				q = `INSERT INTO events (uuid, name, distinct_id, source, timestamp, received_at, properties, person) VALUES ` +
+					strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?, ?, ?, ?, ?), `, n), ", ") + ` ON CONFLICT (uuid) DO NOTHING RETURNING uuid`
+			} else {
+				q = `INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES ` +
+					strings.TrimSuffix(strings.Repeat(`(?, ?, ?, ?), `, n), ", ")
+			}
+			st, err := db.PrepareContext(ctx, d.rebind(q))
+			if err != nil {
+				return nil, fmt.Errorf("prepare %d-row insert: %w", n, err)
+			}
+			out[fmt.Sprintf("%s%d", kind, n)] = st
+		}
 	}
-	return *dst
+	return out, nil
 }
 
 // op is one caller's share of a group commit.
 type op struct {
-	run  func(*txn) error
-	err  error
-	done chan struct{}
+	run func(*txn) error
+	// ingest, for Ingest calls, lets the fast path store the events of
+	// every Ingest in the batch together; run does the same for one call.
+	ingest *ingestReq
+	err    error
+	done   chan struct{}
 }
 
 // write runs fn inside the next group transaction and returns once that
@@ -81,7 +108,10 @@ type op struct {
 // use the caller's context: cancelling it would interrupt the shared
 // transaction.
 func (s *Store) write(ctx context.Context, fn func(*txn) error) error {
-	o := &op{run: fn, done: make(chan struct{})}
+	return s.submit(ctx, &op{run: fn, done: make(chan struct{})})
+}
+
+func (s *Store) submit(ctx context.Context, o *op) error {
 	s.mu.RLock()
 	if s.closed {
 		s.mu.RUnlock()
@@ -245,8 +275,25 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 		_, err := tx.StmtContext(ctx, st).Exec()
 		return err
 	}
+	if !savepoints {
+		var reqs []*ingestReq
+		for _, o := range batch {
+			if o.ingest != nil {
+				reqs = append(reqs, o.ingest)
+			}
+		}
+		if len(reqs) > 0 {
+			if err := s.ingestEvents(t, reqs); err != nil {
+				return false, false, true, nil // find the culprit with savepoints
+			}
+			changed = true
+		}
+	}
 	for _, o := range batch {
 		if !savepoints {
+			if o.ingest != nil {
+				continue
+			}
 			if o.err = o.run(t); o.err != nil {
 				return false, false, true, nil
 			}

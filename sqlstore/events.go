@@ -59,68 +59,139 @@ func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.I
 		}
 		ps[i] = p
 	}
-	results := make([]hogpipe.IngestResult, len(events))
-	err := s.write(ctx, func(tx *txn) error {
-		for i := range ps {
-			dup, err := s.insertEvent(tx, &ps[i])
-			if err != nil {
-				return unavailable("store event", err)
-			}
-			results[i] = hogpipe.IngestResult{UUID: ps[i].e.UUID, Duplicate: dup}
-		}
-		return nil
-	})
-	if err != nil {
+	req := &ingestReq{ps: ps, results: make([]hogpipe.IngestResult, len(events))}
+	o := &op{ingest: req, run: func(t *txn) error { return s.ingestEvents(t, []*ingestReq{req}) }, done: make(chan struct{})}
+	if err := s.submit(ctx, o); err != nil {
 		return nil, err
 	}
-	return results, nil
+	return req.results, nil
 }
 
-func (s *Store) insertEvent(tx *txn, p *prepared) (duplicate bool, err error) {
-	e := p.e
-	if needsPerson(e) {
-		person, err := tx.resolvePerson(e)
-		if err != nil {
-			return false, err
+// ingestReq is one Ingest call's share of a group commit.
+type ingestReq struct {
+	ps      []prepared
+	results []hogpipe.IngestResult
+}
+
+// ingestEvents stores the events of several Ingest calls with one
+// multi-row INSERT per chunk instead of one statement per event: on
+// PostgreSQL every statement is a round trip, and on SQLite every
+// statement pays the driver's fixed cost. RETURNING says which rows were
+// new; a uuid that appears twice in the batch is new only the first time.
+func (s *Store) ingestEvents(t *txn, reqs []*ingestReq) error {
+	var all []*prepared
+	for _, r := range reqs {
+		for i := range r.ps {
+			all = append(all, &r.ps[i])
 		}
-		p.person = sql.NullString{}
-		if person != nil {
-			e.Person = person
-			b, err := json.Marshal(person)
-			if err != nil {
-				return false, fmt.Errorf("encode person: %w", err)
+	}
+	for _, p := range all {
+		if err := s.attachPerson(t, p); err != nil {
+			return unavailable("store person", err)
+		}
+	}
+	inserted := make(map[string]bool, len(all))
+	for start := 0; start < len(all); {
+		n := chunkLen(len(all) - start)
+		if err := s.insertEvents(t, all[start:start+n], inserted); err != nil {
+			return unavailable("store events", err)
+		}
+		start += n
+	}
+	claimed := make(map[string]bool, len(all))
+	var examples []*prepared
+	for _, r := range reqs {
+		for i := range r.ps {
+			p := &r.ps[i]
+			id := p.e.UUID
+			isNew := inserted[id] && !claimed[id]
+			if isNew {
+				claimed[id] = true
+				t.count(p.e)
+				if s.email != nil && s.email.Wants(p.e.Name) {
+					if err := t.enqueueEmail(p.e, s.email); err != nil {
+						return unavailable("queue email", err)
+					}
+				}
+				if p.example != nil {
+					examples = append(examples, p)
+				}
 			}
-			p.person = sql.NullString{String: string(b), Valid: true}
+			r.results[i] = hogpipe.IngestResult{UUID: id, Duplicate: !isNew}
 		}
 	}
-	res, err := tx.stmt(&tx.insertEvent, s.stmts.insertEvent).Exec(
-		e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
+	if len(examples) == 0 {
+		return nil
+	}
+	if err := t.lockExampleOrder(); err != nil {
+		return unavailable("lock example order", err)
+	}
+	for start := 0; start < len(examples); {
+		n := chunkLen(len(examples) - start)
+		args := make([]any, 0, 4*n)
+		for _, p := range examples[start : start+n] {
+			args = append(args, p.e.UUID, p.example.FailureReason, p.example.Timestamp, p.line)
+		}
+		if _, err := t.stmt2(s.multiStmt(t, "ex", n)).Exec(args...); err != nil {
+			return unavailable("store training examples", fmt.Errorf("insert training examples: %w", err))
+		}
+		start += n
+	}
+	return nil
+}
+
+// chunkLen cuts a batch into power-of-two chunks (at most 128 rows), so a
+// handful of prepared statements serve every batch size.
+func chunkLen(n int) int {
+	c := 128
+	for c > n {
+		c /= 2
+	}
+	return c
+}
+
+// attachPerson resolves a captured event's person ($set, $identify) and
+// renders it for the row.
+func (s *Store) attachPerson(t *txn, p *prepared) error {
+	e := p.e
+	if !needsPerson(e) {
+		return nil
+	}
+	person, err := t.resolvePerson(e)
 	if err != nil {
-		return false, fmt.Errorf("insert event: %w", err)
+		return err
 	}
-	n, err := res.RowsAffected()
+	p.person = sql.NullString{}
+	if person != nil {
+		e.Person = person
+		b, err := json.Marshal(person)
+		if err != nil {
+			return fmt.Errorf("encode person: %w", err)
+		}
+		p.person = sql.NullString{String: string(b), Valid: true}
+	}
+	return nil
+}
+
+func (s *Store) insertEvents(t *txn, ps []*prepared, inserted map[string]bool) error {
+	args := make([]any, 0, 8*len(ps))
+	for _, p := range ps {
+		e := p.e
+		args = append(args, e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
+	}
+	rows, err := t.stmt2(s.multiStmt(t, "ev", len(ps))).Query(args...)
 	if err != nil {
-		return false, err
+		return fmt.Errorf("insert events: %w", err)
 	}
-	if n == 0 {
-		return true, nil
-	}
-	tx.count(e)
-	if s.email != nil && s.email.Wants(e.Name) {
-		if err := tx.enqueueEmail(e, s.email); err != nil {
-			return false, err
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return fmt.Errorf("insert events: %w", err)
 		}
+		inserted[id] = true
 	}
-	if p.example != nil {
-		if err := tx.lockExampleOrder(); err != nil {
-			return false, fmt.Errorf("lock example order: %w", err)
-		}
-		if _, err := tx.stmt(&tx.insertExample, s.stmts.insertExample).Exec(
-			e.UUID, p.example.FailureReason, p.example.Timestamp, p.line); err != nil {
-			return false, fmt.Errorf("insert training example: %w", err)
-		}
-	}
-	return false, nil
+	return rows.Err()
 }
 
 // RecentEvents returns the latest events, newest first.

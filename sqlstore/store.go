@@ -66,6 +66,7 @@ type Store struct {
 	linger time.Duration
 
 	stmts    stmts
+	multi    map[string]*sql.Stmt // multi-row inserts by kind and row count
 	email    *hogpipe.EmailPolicy
 	observe  func(ops int, took time.Duration)
 	training *hogpipe.TrainingPolicy
@@ -170,6 +171,12 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 		r.Close()
 		return nil, err
 	}
+	multi, err := prepareMulti(ctx, w, d)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
 	s := &Store{
 		w: w, r: reader{r, d}, d: d, log: opt.Logger,
 		ops:      make(chan *op, opt.QueueSize),
@@ -178,6 +185,7 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 		max:      opt.MaxBatch,
 		linger:   opt.Linger,
 		stmts:    st,
+		multi:    multi,
 		email:    opt.Email,
 		observe:  opt.CommitObserver,
 		training: opt.Training,
@@ -243,7 +251,6 @@ func unavailable(what string, err error) error {
 // every event would cost more than executing it.
 type stmts struct {
 	savepoint, rollbackTo, release *sql.Stmt
-	insertEvent, insertExample     *sql.Stmt
 }
 
 func prepareStmts(ctx context.Context, db *sql.DB, d *dialect) (stmts, error) {
@@ -255,9 +262,6 @@ func prepareStmts(ctx context.Context, db *sql.DB, d *dialect) (stmts, error) {
 		{&s.savepoint, "SAVEPOINT op"},
 		{&s.rollbackTo, "ROLLBACK TO op"},
 		{&s.release, "RELEASE op"},
-		{&s.insertEvent, `INSERT INTO events (uuid, name, distinct_id, source, timestamp, received_at, properties, person)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (uuid) DO NOTHING`},
-		{&s.insertExample, `INSERT INTO training_examples (event_uuid, failure_reason, timestamp, line) VALUES (?, ?, ?, ?)`},
 	} {
 		st, err := db.PrepareContext(ctx, d.rebind(p.sql))
 		if err != nil {
