@@ -117,7 +117,12 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 		}
 		return nil
 	})
-	return items, err
+	if err != nil {
+		// The write may still run after a cancelled wait: its results
+		// belong to the committer, not to us.
+		return nil, err
+	}
+	return items, nil
 }
 
 // FinishEmail records the outcome of a claimed email's attempt. It changes
@@ -140,7 +145,10 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 		done = n == 1
 		return nil
 	})
-	return done, err
+	if err != nil {
+		return false, err
+	}
+	return done, nil
 }
 
 // ReleaseSending hands every email marked sending back to the queue. A
@@ -157,7 +165,10 @@ func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error
 		n, _ = res.RowsAffected()
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 // ReplayEmails requeues every email in state (failed, usually) with a fresh
@@ -177,7 +188,10 @@ func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now 
 		n, _ = res.RowsAffected()
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }
 
 const emailColumns = `id, event_uuid, state, recipient, template, attempts, coalesce(next_attempt_at, ''),
