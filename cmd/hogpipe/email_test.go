@@ -16,7 +16,7 @@ func mailEnv(mg *mailguntest.Server, extra ...string) map[string]string {
 	env := map[string]string{
 		"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL,
 		"MAIL_FROM": "Team <team@" + mg.Domain + ">", "HOGPIPE_EMAIL_BACKOFF": "20ms",
-		"HOGPIPE_EMAIL_TIMEOUT": "300ms", "HOGPIPE_EMAIL_MAX_ATTEMPTS": "3",
+		"HOGPIPE_EMAIL_TIMEOUT": "750ms", "HOGPIPE_EMAIL_MAX_ATTEMPTS": "3",
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]
@@ -110,7 +110,7 @@ func TestEmailFailureModes(t *testing.T) {
 	}{
 		{"500 twice then accepted", []mailguntest.Response{{Status: 500}, {Status: 502}}, "sent", 3, ""},
 		{"500 every time", []mailguntest.Response{{Status: 500}, {Status: 500}, {Status: 503}}, "failed", 3, "gave up after 3 attempts"},
-		{"slow past the timeout, then fine", []mailguntest.Response{{Delay: time.Second}}, "sent", 2, ""},
+		{"slow past the timeout, then fine", []mailguntest.Response{{Delay: 3 * time.Second}}, "sent", 2, ""},
 		{"400 fails at once with Mailgun's message", []mailguntest.Response{{Status: 400, Message: "'to' parameter is not a valid address"}}, "failed", 1, "not a valid address"},
 	}
 	for i, c := range cases {
