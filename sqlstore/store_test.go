@@ -11,6 +11,7 @@ import (
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
+	"github.com/hogpipe/hogpipe/jsonl"
 )
 
 // backends runs a test against SQLite and against PostgreSQL. open
@@ -276,6 +277,51 @@ func TestStorePersons(t *testing.T) {
 		out, _ := s.Event(ctx, "p2")
 		if !strings.Contains(string(out.Event.Person), "ada@example.com") {
 			t.Errorf("person %s", out.Event.Person)
+		}
+	})
+}
+
+// TestStoreExports: every export format and option gives the same lines on
+// both databases (SQLite renders them in SQL, PostgreSQL in Go).
+func TestStoreExports(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		ctx := context.Background()
+		var evs []hogpipe.Event
+		for i := range 30 {
+			e := gf(fmt.Sprintf("x%02d", i))
+			e.Properties["input_prompt"] = fmt.Sprintf("prompt %d", i%4)
+			e.Properties["failure_reason"] = []string{"timeout", "oom", "policy"}[i%3]
+			e.Timestamp = time.Date(2026, 11, 20+i%3, 12, 0, 0, 0, time.UTC)
+			evs = append(evs, e)
+		}
+		if _, err := s.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		count := func(opt jsonl.Options) (int, string) {
+			var b strings.Builder
+			n, err := jsonl.ExportWith(ctx, s, opt, &b, nil)
+			if err != nil {
+				t.Fatalf("%+v: %v", opt, err)
+			}
+			return int(n), b.String()
+		}
+		for _, f := range jsonl.Formats {
+			if n, out := count(jsonl.Options{Format: f}); n != 30 || strings.Count(out, "\n") != 30 {
+				t.Errorf("%s: %d lines", f, n)
+			}
+		}
+		if n, out := count(jsonl.Options{Format: jsonl.FormatClassification, Filter: hogpipe.ExampleFilter{Reasons: []string{"oom"}}}); n != 10 || strings.Contains(out, "timeout") {
+			t.Errorf("reason filter: %d lines", n)
+		}
+		day := hogpipe.ExampleFilter{Since: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}
+		if n, _ := count(jsonl.Options{Format: jsonl.FormatOriginal, Filter: day}); n != 10 {
+			t.Errorf("one day: %d lines", n)
+		}
+		// prompt i%4 × reason i%3 → 12 distinct pairs over 30 examples.
+		n, out := count(jsonl.Options{Format: jsonl.FormatClassification, DedupeContent: true})
+		if n != 12 || !strings.Contains(out, `"count":3`) {
+			t.Errorf("dedupe: %d lines\n%s", n, out)
 		}
 	})
 }
