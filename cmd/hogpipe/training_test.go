@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -258,5 +259,37 @@ func TestStatsAndRebuild(t *testing.T) {
 	post(t, ts.URL+"/api/webhooks/generation-failed", gfBody("after-rebuild", "p"))
 	if got := ts.trainingLines(t); len(got) != n+1 {
 		t.Errorf("%d lines after restart, want %d", len(got), n+1)
+	}
+}
+
+// TestExportProgressOnATerminal runs export under a pseudo-terminal (util
+// linux's script): the progress line appears there, and never in a pipe.
+func TestExportProgressOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) not installed")
+	}
+	ts := startServer(t, nil)
+	trainingDataset(t, ts)
+	ts.trainingLines(t)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out.jsonl")
+	tty, err := exec.Command("script", "-qec", bin+" export --data-dir "+ts.DataDir+" -o "+out, "/dev/null").CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v: %s", err, tty)
+	}
+	if !strings.Contains(string(tty), "exported 120 of 120 examples (100%)") {
+		t.Errorf("no progress on a terminal: %q", tty)
+	}
+	var errb bytes.Buffer
+	cmd := exec.Command(bin, "export", "--data-dir", ts.DataDir, "-o", out)
+	cmd.Stderr = &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(errb.String(), "exported") {
+		t.Errorf("progress written to a pipe: %q", errb.String())
 	}
 }
