@@ -145,17 +145,7 @@ func (s *Store) commitLoop() {
 		case <-s.quit:
 			// Commit everything that was accepted before Close.
 			for {
-				batch = batch[:0]
-				for len(batch) < s.max {
-					select {
-					case o := <-s.ops:
-						batch = append(batch, o)
-						continue
-					default:
-					}
-					break
-				}
-				if len(batch) == 0 {
+				if batch = s.drain(batch[:0]); len(batch) == 0 {
 					return
 				}
 				s.commit(batch)
@@ -172,22 +162,13 @@ func (s *Store) commitLoop() {
 			timer = time.NewTimer(s.linger)
 			linger = timer.C
 		}
-	fill:
-		for len(batch) < s.max {
+		batch = s.drain(batch)
+		for linger != nil && len(batch) < s.max {
 			select {
 			case o := <-s.ops:
-				batch = append(batch, o)
-				continue
-			default:
-			}
-			if linger == nil {
-				break
-			}
-			select {
-			case o := <-s.ops:
-				batch = append(batch, o)
+				batch = s.drain(append(batch, o))
 			case <-linger:
-				break fill
+				linger = nil
 			}
 		}
 		if timer != nil {
@@ -207,6 +188,20 @@ type commitStats struct {
 // time spent in them since the store opened.
 func (s *Store) CommitStats() (commits, ops int64, took time.Duration) {
 	return s.stats.commits.Load(), s.stats.ops.Load(), time.Duration(s.stats.nanos.Load())
+}
+
+// drain adds the ops already queued to batch, without waiting, up to the
+// batch limit.
+func (s *Store) drain(batch []*op) []*op {
+	for len(batch) < s.max {
+		select {
+		case o := <-s.ops:
+			batch = append(batch, o)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 func (s *Store) commit(batch []*op) {
