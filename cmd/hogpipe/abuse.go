@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -29,39 +28,20 @@ import (
 // Each client dials from its own loopback address (127.0.0.x) and names a
 // public Host, so hogpipe treats it as a remote client with its own bucket.
 func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
-	dir, err := os.MkdirTemp("", "hogpipe-abuse-*")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	const secret = "abuse-test-secret-0123456789"
-	sctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
 	getenv := func(k string) string {
 		if k == "HOGPIPE_WEBHOOK_SECRET" {
 			return secret
 		}
 		return env.getenv(k)
 	}
-	go func() {
-		done <- run(sctx, []string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
-			"--training-file", filepath.Join(dir, "t.jsonl"), "--log-level", "error", "--rate-limit", "200", "--rate-burst", "200"},
-			getenv, pw, io.Discard)
-		pw.Close()
-	}()
-	first := make([]byte, 256)
-	n, _ := pr.Read(first)
-	go io.Copy(io.Discard, pr)
-	url := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(string(first[:n]), "\n", 2)[0], "hogpipe listening on "))
+	srv, err := startHogpipe(ctx, getenv, "--log-level", "error", "--rate-limit", "200", "--rate-burst", "200")
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	url := srv.URL
 	hostport := strings.TrimPrefix(url, "http://")
-	stopped := false
-	defer func() {
-		if !stopped {
-			cancel()
-			<-done
-		}
-	}()
 
 	clientFrom := func(ip string) *http.Client {
 		d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Timeout: 5 * time.Second}
@@ -170,14 +150,12 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
 		}()
 	}
 	wg.Wait()
-	cancel()
-	stopped = true
-	if err := <-done; err != nil {
+	if err := srv.Stop(); err != nil {
 		return fmt.Errorf("hogpipe: %w", err)
 	}
 
 	// Nothing acknowledged may be missing from the store.
-	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(dir, "data", "hogpipe.db"), sqlstore.Options{})
+	store, err := sqlstore.OpenSQLite(ctx, filepath.Join(srv.Dir, "data", "hogpipe.db"), sqlstore.Options{})
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,12 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 
 	url := strings.TrimSuffix(*target, "/")
 	if url == "" {
-		var stop func() error
-		if url, stop, err = startHogpipe(ctx, env, *logLevel); err != nil {
+		p, err := startHogpipe(ctx, env.getenv, "--log-level", *logLevel)
+		if err != nil {
 			return err
 		}
-		defer stop()
+		defer p.Close()
+		url = p.URL
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -107,35 +108,54 @@ func startNoop() (string, func(), error) {
 	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
 }
 
-// startHogpipe runs "hogpipe serve" in this process on a free port with a
-// throwaway data directory.
-func startHogpipe(ctx context.Context, env *environment, logLevel string) (string, func() error, error) {
+// inProcess is a "hogpipe serve" run in this process on a free port with a
+// throwaway directory, for the load scenarios.
+type inProcess struct {
+	URL, Dir string
+	stop     func() error
+	stopped  bool
+}
+
+// startHogpipe runs serve with args added to the defaults; getenv is the
+// environment it sees.
+func startHogpipe(ctx context.Context, getenv func(string) string, args ...string) (*inProcess, error) {
 	dir, err := os.MkdirTemp("", "hogpipe-bench-*")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(sctx, []string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", dir,
-			"--training-file", filepath.Join(dir, "training_data.jsonl"), "--log-level", logLevel},
-			env.getenv, pw, io.Discard)
+		done <- run(sctx, append([]string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+			"--training-file", filepath.Join(dir, "training_data.jsonl")}, args...), getenv, pw, io.Discard)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
 	go io.Copy(io.Discard, pr)
-	stop := func() error {
-		cancel()
-		err := <-done
-		os.RemoveAll(dir)
-		return err
-	}
+	p := &inProcess{Dir: dir, stop: func() error { cancel(); return <-done }}
 	if err != nil {
-		stop()
-		return "", nil, errors.New("hogpipe did not start")
+		p.Close()
+		return nil, errors.New("hogpipe did not start")
 	}
-	return strings.TrimSpace(strings.TrimPrefix(line, "hogpipe listening on ")), stop, nil
+	p.URL = strings.TrimSpace(strings.TrimPrefix(line, "hogpipe listening on "))
+	return p, nil
+}
+
+// Stop shuts the server down (once) and returns how serve ended.
+func (p *inProcess) Stop() error {
+	if p.stopped {
+		return nil
+	}
+	p.stopped = true
+	return p.stop()
+}
+
+// Close stops the server and removes its directory.
+func (p *inProcess) Close() error {
+	err := p.Stop()
+	os.RemoveAll(p.Dir)
+	return err
 }
 
 func measure(ctx context.Context, url string, clients int, dur time.Duration, events bool) benchResult {
