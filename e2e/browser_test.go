@@ -3,11 +3,9 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +15,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // A desktop Chrome user agent: posthog-js drops every event from a browser
@@ -62,27 +62,8 @@ func startHogpipe(t *testing.T) *hogpipe {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hogpipe").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	h := &hogpipe{Dir: dir, TrainingFile: filepath.Join(dir, "training_data.jsonl")}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--log-level", "warn")
-	cmd.Dir = dir
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), "hogpipe listening on "); ok {
-			h.URL = a
-			break
-		}
-	}
-	go io.Copy(io.Discard, stdout)
-	if h.URL == "" {
-		t.Fatal("hogpipe did not start")
-	}
-	return h
+	p := proctest.Start(t, bin, dir, nil, "--log-level", "warn")
+	return &hogpipe{URL: p.URL, Dir: dir, TrainingFile: filepath.Join(dir, "training_data.jsonl")}
 }
 
 func browser(t *testing.T) context.Context {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // buildBinary builds hogpipe once per test binary run.
@@ -42,28 +43,8 @@ func startChild(t *testing.T, dataDir, trainingFile string, extraEnv ...string) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--training-file", trainingFile, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), extraEnv...)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), "hogpipe listening on "); ok {
-			go io.Copy(io.Discard, stdout)
-			c := &child{cmd: cmd, URL: "http://" + strings.TrimPrefix(a, "http://")}
-			waitHealthy(t, c.URL)
-			return c
-		}
-	}
-	t.Fatalf("hogpipe did not start")
-	return nil
+	p := proctest.Start(t, bin, "", extraEnv, "--data-dir", dataDir, "--training-file", trainingFile, "--log-level", "warn")
+	return &child{cmd: p.Cmd, URL: p.URL}
 }
 
 // TestCrashKeepsEveryAcknowledgedEvent kills the server with SIGKILL under

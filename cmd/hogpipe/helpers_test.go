@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // testServer is a hogpipe started through run, as main starts it.
@@ -76,21 +78,7 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 	return ts
 }
 
-func waitHealthy(t testing.TB, url string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(url + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s/healthz never answered 200", url)
-}
+func waitHealthy(t testing.TB, url string) { proctest.WaitHealthy(t, url) }
 
 // syncWriter lets the server's goroutines share one log buffer.
 type syncWriter struct {
