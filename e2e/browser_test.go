@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,6 +128,16 @@ func eventually(t *testing.T, what string, within time.Duration, check func() er
 	}
 }
 
+// letters spells n in the letters a–j, so it is unique per run and holds
+// nothing the PII redaction would replace.
+func letters(n int64) string {
+	var b []byte
+	for _, d := range strconv.FormatInt(n, 10) {
+		b = append(b, byte('a'+d-'0'))
+	}
+	return string(b)
+}
+
 func getJSON(url string, v any) error {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -144,7 +155,9 @@ func TestBrowserFlow(t *testing.T) {
 	ctx := browser(t)
 	screenshotOnFailure(t, ctx)
 
-	prompt := fmt.Sprintf("draw a lighthouse at dusk %d", time.Now().UnixNano())
+	// Letters only: a long digit run in the prompt can pass the Luhn check and
+	// be redacted as [CARD], as it should be, and the line would not match.
+	prompt := "draw a lighthouse at dusk " + letters(time.Now().UnixNano())
 	email := fmt.Sprintf("ada+%d@example.com", time.Now().UnixNano()%100000)
 
 	if err := chromedp.Do(ctx,
@@ -184,7 +197,7 @@ func TestBrowserFlow(t *testing.T) {
 				return nil
 			}
 		}
-		return fmt.Errorf("no line with the prompt yet (%d bytes)", len(b))
+		return fmt.Errorf("no line with the prompt %q yet; file: %s", prompt, b)
 	})
 	if line["schema"] != float64(1) || line["source"] != "capture" || line["failure_reason"] != "timeout" || line["event"] != "generation_failed" {
 		t.Errorf("training line = %v", line)
