@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,16 +34,32 @@ type Security struct {
 	RateBurst     int
 	// MaxInFlight caps concurrent requests; more are shed with 503.
 	MaxInFlight int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for the rate limit; from anyone else the header is
+	// ignored, since a client can send any header it likes.
+	TrustedProxies []netip.Prefix
 }
 
 // WebhookAuthConfigured tells whether webhooks need a credential.
 func (c Security) WebhookAuthConfigured() bool { return c.SigningKey != nil || c.WebhookSecret != "" }
 
+// forwardHeaders are set by reverse proxies and tunnels.
+var forwardHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Real-Ip", "Via"}
+
 // isLocal tells whether a request comes from this machine for this machine:
-// a loopback peer AND a loopback Host. A tunnel (ssh -R, ngrok) delivers
-// internet traffic from a loopback peer, but with its public Host, so it
-// does not count as local; neither does a DNS-rebinding page.
+// a loopback peer AND a loopback Host AND no proxy on the way. A tunnel (ssh
+// -R, ngrok) delivers internet traffic from a loopback peer, but with its
+// public Host, so it does not count as local; neither does a DNS-rebinding
+// page. A reverse proxy on the same machine may well rewrite Host to
+// 127.0.0.1 (nginx does by default with proxy_pass http://127.0.0.1:…), but
+// it says it forwarded the request in one of forwardHeaders (nginx only if
+// configured to): such a request is the internet's, not the operator's.
 func isLocal(r *http.Request) bool {
+	for _, h := range forwardHeaders {
+		if _, ok := r.Header[h]; ok {
+			return false
+		}
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return false
@@ -175,6 +192,48 @@ func (l *limiter) allow(ip string, now time.Time) (bool, time.Duration) {
 	return true, 0
 }
 
+// clientIP is the address a request came from: the peer, or, when the peer
+// is a trusted proxy, the last address in X-Forwarded-For that is not a
+// trusted proxy (proxies append, so everything left of that could have been
+// written by the client itself).
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	isTrusted := func(s string) bool {
+		ip, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			return false
+		}
+		ip = ip.Unmap()
+		for _, p := range trusted {
+			if p.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(trusted) == 0 || !isTrusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := strings.TrimSpace(hops[i])
+		if isTrusted(hop) {
+			continue
+		}
+		if ip, err := netip.ParseAddr(hop); err == nil {
+			return ip.Unmap().String()
+		}
+		return peer // garbage in the chain: do not let it pick a bucket
+	}
+	return peer
+}
+
 // protect applies the per-client rate limit and the in-flight cap. Local
 // requests are not rate limited (benchmarks, the operator's own curl).
 func (s *Server) protect(next http.Handler) http.Handler {
@@ -189,8 +248,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if lim != nil && !isLocal(r) {
-			ip, _, _ := net.SplitHostPort(r.RemoteAddr)
-			if ok, wait := lim.allow(ip, time.Now()); !ok {
+			if ok, wait := lim.allow(clientIP(r, sec.TrustedProxies), time.Now()); !ok {
 				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 				setRejectReason(r, "rate_limited")
 				writeStatus(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; slow down")

@@ -178,14 +178,21 @@ func TestExposedListenerNeedsAuth(t *testing.T) {
 
 	ts := startServer(t, map[string]string{"HOGPIPE_ADMIN_TOKEN": "admin-token-0123456789"})
 	// Through a tunnel the peer is loopback but the Host is public.
+	// Through a reverse proxy on this machine the Host may be loopback too,
+	// but the proxy says it forwarded the request.
 	for _, h := range []struct {
-		host, auth string
-		status     int
+		host, auth, forwarded string
+		status                int
 	}{
-		{"", "", 200},
-		{"abc.a.free.pinggy.link", "", 401},
-		{"abc.a.free.pinggy.link", "Bearer wrong-token-0123456789", 401},
-		{"abc.a.free.pinggy.link", "Bearer admin-token-0123456789", 200},
+		{"", "", "", 200},
+		{"abc.a.free.pinggy.link", "", "", 401},
+		{"abc.a.free.pinggy.link", "Bearer wrong-token-0123456789", "", 401},
+		{"abc.a.free.pinggy.link", "Bearer admin-token-0123456789", "", 200},
+		{"", "", "X-Forwarded-For: 203.0.113.7", 401},
+		{"", "", "Forwarded: for=203.0.113.7", 401},
+		{"", "", "X-Real-Ip: 203.0.113.7", 401},
+		{"", "", "Via: 1.1 proxy", 401},
+		{"", "Bearer admin-token-0123456789", "X-Forwarded-For: 203.0.113.7", 200},
 	} {
 		req := mustRequest(t, "GET", ts.URL+"/api/stats", "")
 		if h.host != "" {
@@ -194,8 +201,11 @@ func TestExposedListenerNeedsAuth(t *testing.T) {
 		if h.auth != "" {
 			req.Header.Set("Authorization", h.auth)
 		}
+		if k, v, ok := strings.Cut(h.forwarded, ": "); ok {
+			req.Header.Set(k, v)
+		}
 		if r := do(t, req); r.Status != h.status {
-			t.Errorf("Host %q auth %q: %d, want %d", h.host, h.auth, r.Status, h.status)
+			t.Errorf("Host %q auth %q %s: %d, want %d", h.host, h.auth, h.forwarded, r.Status, h.status)
 		}
 	}
 	// Unauthenticated webhooks are only taken from this machine.
@@ -204,7 +214,64 @@ func TestExposedListenerNeedsAuth(t *testing.T) {
 	if r := do(t, req); r.Status != 401 {
 		t.Errorf("tunneled webhook without a secret: %d %v", r.Status, r.Body)
 	}
+	if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody("proxied", "p"), "X-Forwarded-For", "203.0.113.7"); r.Status != 401 {
+		t.Errorf("proxied webhook without a secret: %d %v", r.Status, r.Body)
+	}
 	if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody("local", "p")); r.Status != 200 {
 		t.Errorf("local webhook: %d %v", r.Status, r.Body)
+	}
+}
+
+// TestRateLimitPerClient checks the per-client rate limit: 429 with
+// Retry-After past the burst, nothing stored, one bucket per client, the
+// client named by X-Forwarded-For only when a trusted proxy sent it, and
+// local requests never limited.
+func TestRateLimitPerClient(t *testing.T) {
+	const secret = "rate-limit-secret-0123456789"
+	env := map[string]string{"HOGPIPE_RATE_LIMIT": "0.01", "HOGPIPE_RATE_BURST": "2", "HOGPIPE_WEBHOOK_SECRET": secret}
+	send := func(ts *testServer, id, xff string) response {
+		return post(t, ts.URL+"/api/webhooks/generation-failed", gfBody(id, "p"), "Authorization", "Bearer "+secret, "X-Forwarded-For", xff)
+	}
+
+	trusted := map[string]string{"HOGPIPE_TRUSTED_PROXIES": "127.0.0.0/8, ::1"}
+	for k, v := range env {
+		trusted[k] = v
+	}
+	ts := startServer(t, trusted)
+	for i, want := range []int{200, 200, 429} {
+		r := send(ts, fmt.Sprintf("a-%d", i), "198.51.100.1")
+		if r.Status != want {
+			t.Fatalf("client A request %d: %d %v, want %d", i, r.Status, r.Body, want)
+		}
+		if want == 429 && (r.Header.Get("Retry-After") == "" || r.Body["code"] != "rate_limited") {
+			t.Errorf("429 without Retry-After or code: %v %v", r.Header, r.Body)
+		}
+	}
+	if r := get(t, ts.URL+"/api/events/a-2"); r.Status != 404 {
+		t.Errorf("the refused event was stored: %d %v", r.Status, r.Body)
+	}
+	if r := send(ts, "b-0", "198.51.100.2"); r.Status != 200 {
+		t.Errorf("client B shares client A's bucket: %d %v", r.Status, r.Body)
+	}
+	// Proxies append: what a client writes itself sits to the left.
+	if r := send(ts, "a-spoof", "203.0.113.99, 198.51.100.1"); r.Status != 429 {
+		t.Errorf("client A escaped its bucket by prepending an address: %d %v", r.Status, r.Body)
+	}
+	for i := range 5 {
+		if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody(fmt.Sprintf("local-%d", i), "p"), "Authorization", "Bearer "+secret); r.Status != 200 {
+			t.Fatalf("local request %d limited: %d %v", i, r.Status, r.Body)
+		}
+	}
+
+	// Without --trusted-proxies the header is the client's word: ignored.
+	ts = startServer(t, env)
+	for i, xff := range []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"} {
+		want := 200
+		if i == 2 {
+			want = 429
+		}
+		if r := send(ts, fmt.Sprintf("u-%d", i), xff); r.Status != want {
+			t.Errorf("untrusted X-Forwarded-For %s: %d, want %d (one bucket for the peer)", xff, r.Status, want)
+		}
 	}
 }

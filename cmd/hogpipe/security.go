@@ -2,6 +2,7 @@ package main
 
 import (
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -16,6 +17,7 @@ type securityConfig struct {
 	insecure                                 bool
 	rate                                     float64
 	burst, maxInFlight                       int
+	trustedProxies                           string
 }
 
 type secretFlag struct {
@@ -60,6 +62,8 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 	fs.Float64Var(&c.rate, "rate-limit", "HOGPIPE_RATE_LIMIT", 200, "requests per second per client IP (0: off); local requests are not limited")
 	fs.IntVar(&c.burst, "rate-burst", "HOGPIPE_RATE_BURST", 400, "burst per client IP above --rate-limit")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", "HOGPIPE_MAX_IN_FLIGHT", 1024, "concurrent requests before shedding load with 503")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "HOGPIPE_TRUSTED_PROXIES", "",
+		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for --rate-limit")
 }
 
 // build turns the flags into the server's Security, refusing an exposed
@@ -93,6 +97,17 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		return sec, usagef("--rate-limit, --rate-burst and --max-in-flight cannot be negative")
 	}
 	sec.Insecure, sec.RatePerClient, sec.RateBurst, sec.MaxInFlight = c.insecure, c.rate, c.burst, c.maxInFlight
+	for _, p := range splitList(c.trustedProxies) {
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(p)
+			if ierr != nil {
+				return sec, usagef("--trusted-proxies: %q is neither an IP address nor a CIDR such as 10.0.0.0/8", p)
+			}
+			prefix = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
+		}
+		sec.TrustedProxies = append(sec.TrustedProxies, prefix.Masked())
+	}
 
 	if !loopbackAddr(addr) && !sec.WebhookAuthConfigured() {
 		if !c.insecure {
