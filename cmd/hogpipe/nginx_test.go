@@ -23,7 +23,8 @@ import (
 // written there, in front of two replicas on one PostgreSQL database, and
 // kills one replica with SIGKILL under load. The client never retries:
 // every event must still be acknowledged (nginx passes the request to the
-// other replica), stored once and mirrored to the training file once.
+// other replica), stored once and mirrored to the training file once. The
+// rate limit must see the clients behind nginx, not nginx.
 func TestNginxInFront(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs nginx and two replicas")
@@ -38,7 +39,12 @@ func TestNginxInFront(t *testing.T) {
 	url := pgtest.URL(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	env := []string{"DATABASE_URL=" + url, "HOGPIPE_WEBHOOK_SECRET=s3cret-for-nginx"}
+	// A burst of 100 per client: the 400 events come from 8 clients (50
+	// each, from their own loopback addresses, which nginx names in
+	// X-Forwarded-For), so they pass only if each client gets its own
+	// bucket rather than all sharing nginx's.
+	env := []string{"DATABASE_URL=" + url, "HOGPIPE_WEBHOOK_SECRET=s3cret-for-nginx",
+		"HOGPIPE_TRUSTED_PROXIES=127.0.0.1", "HOGPIPE_RATE_LIMIT=0.01", "HOGPIPE_RATE_BURST=100"}
 	reps := []*child{
 		startChild(t, filepath.Join(dir, "data0"), file, env...),
 		startChild(t, filepath.Join(dir, "data1"), file, env...),
@@ -47,23 +53,30 @@ func TestNginxInFront(t *testing.T) {
 
 	// Authentication still applies behind the proxy.
 	if r := post(t, front+"/api/webhooks/generation-failed", `{"event":{"uuid":"x","event":"generation_failed"}}`); r.Status != 401 || r.Body["error"] == nil {
-		t.Fatalf("no secret through nginx: %d %s, want 401 with a JSON error", r.Status, r.Body)
+		t.Fatalf("no secret through nginx: %d %v, want 401 with a JSON error", r.Status, r.Body)
+	}
+	// What nginx forwards is not taken for a local request, although its
+	// Host is 127.0.0.1 and its peer nginx on loopback.
+	if r := get(t, front+"/api/stats"); r.Status != 401 {
+		t.Fatalf("read API through nginx without the admin token: %d, want 401", r.Status)
 	}
 
 	const n = 400
-	client := &http.Client{Timeout: 10 * time.Second}
 	jobs := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	var failures []string
-	for range 8 {
+	for w := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			from := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(w+2))}}
+			client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: from.DialContext}}
 			for i := range jobs {
 				body := fmt.Sprintf(`{"event":{"uuid":"ngx-%d","event":"generation_failed","properties":{"input_prompt":"behind nginx %d"}}}`, i, i)
 				req, _ := http.NewRequest("POST", front+"/api/webhooks/generation-failed", strings.NewReader(body))
 				req.Header.Set("Authorization", "Bearer s3cret-for-nginx")
+				req.Host = "hogpipe.example.com" // as from the internet: not exempt from the rate limit
 				resp, err := client.Do(req)
 				if err != nil {
 					mu.Lock()
