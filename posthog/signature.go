@@ -59,7 +59,11 @@ func ParseSignatureHeader(h string) [][]byte {
 		if !ok || version != "v1" {
 			continue
 		}
-		b, err := base64.StdEncoding.DecodeString(sig)
+		// Strict: base64 lets the last character's unused bits vary, so
+		// several strings decode to one MAC. Only the one spelling a signer
+		// produces is a signature, as in the Standard Webhooks libraries,
+		// which compare the encoded strings.
+		b, err := base64.StdEncoding.Strict().DecodeString(sig)
 		if err != nil || len(b) != sha256.Size {
 			continue
 		}

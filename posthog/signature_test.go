@@ -55,6 +55,9 @@ func TestSignatureRejections(t *testing.T) {
 		{"v2 only", k, vecID, ts, "v2,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", vecBody, now},
 		{"not base64", k, vecID, ts, "v1,!!!", vecBody, now},
 		{"truncated signature", k, vecID, ts, vecSig[:20], vecBody, now},
+		// The right MAC with the last character's unused bits set: found by
+		// the fuzzer (testdata/fuzz/FuzzSignature/f0e8afc50c09710b).
+		{"non-canonical base64", k, vecID, ts, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OG=", vecBody, now},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
