@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -86,11 +87,31 @@ func (t *txn) QueryRow(q string, args ...any) *sql.Row {
 	return t.Tx.QueryRow(t.s.d.rebind(q), args...)
 }
 
-// Advisory lock keys (PostgreSQL): arbitrary constants, hogpipe's own.
-const (
-	lockWrites = 0x686f6701 // one group transaction at a time, cluster-wide
-	lockMirror = 0x686f6702 // the one writer of the training file
-)
+// pgLocks are the advisory lock keys of one hogpipe deployment. Advisory
+// locks are per database, not per schema, so the keys are derived from the
+// schema the store lives in: two deployments sharing a database in
+// different schemas must not queue behind each other's commits, nor wait
+// forever for each other's training file.
+type pgLocks struct {
+	schema string
+	writes int64 // one group transaction at a time across replicas
+	mirror int64 // the one writer of the training file
+}
+
+func newPGLocks(schema string) pgLocks {
+	return pgLocks{schema: schema, writes: lockKey(schema, "writes"), mirror: MirrorLockKey(schema)}
+}
+
+// MirrorLockKey is the advisory lock key (pg_locks: classid<<32 | objid)
+// held by the replica that writes the training file of the hogpipe whose
+// tables are in schema.
+func MirrorLockKey(schema string) int64 { return lockKey(schema, "mirror") }
+
+func lockKey(schema, name string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hogpipe\x00" + schema + "\x00" + name))
+	return int64(h.Sum64())
+}
 
 // lockWrites makes group transactions commit one after another across
 // every replica, as SQLite's single writer does on one machine. Two
@@ -103,7 +124,7 @@ func (t *txn) lockWrites() error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockWrites)
+	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, t.s.locks.writes)
 	t.examplesLocked = err == nil
 	return err
 }
@@ -123,7 +144,7 @@ func (t *txn) lockRecipient(addr string) error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock(hashtext($1))`, addr)
+	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockKey(t.s.locks.schema, "recipient\x00"+addr))
 	return err
 }
 
@@ -137,6 +158,7 @@ var ErrNoFastPath = jsonl.ErrNoFastPath
 // taken over by another replica) when this process dies.
 type Leader struct {
 	conn *sql.Conn
+	key  int64
 	Lost chan struct{}
 	once sync.Once
 	stop chan struct{}
@@ -145,7 +167,7 @@ type Leader struct {
 // TryLead tries once to become the training file's writer. It returns nil
 // (and no error) when another process holds it.
 func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
-	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{})}
+	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
 	if !s.d.pg {
 		return l, nil
 	}
@@ -154,7 +176,7 @@ func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
 		return nil, err
 	}
 	var got bool
-	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, lockMirror).Scan(&got); err != nil {
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock($1)`, l.key).Scan(&got); err != nil {
 		conn.Close()
 		return nil, err
 	}
@@ -198,7 +220,7 @@ func (l *Leader) Release() {
 		close(l.stop)
 	}
 	if l.conn != nil {
-		l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, lockMirror)
+		l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, l.key)
 		l.conn.Close()
 	}
 }

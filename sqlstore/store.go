@@ -65,6 +65,7 @@ type Store struct {
 	max    int
 	linger time.Duration
 
+	locks    pgLocks // PostgreSQL advisory lock keys
 	stmts    stmts
 	multi    map[string]*sql.Stmt // multi-row inserts by kind and row count
 	email    *hogpipe.EmailPolicy
@@ -177,8 +178,18 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 		r.Close()
 		return nil, err
 	}
+	var locks pgLocks
+	if d.pg {
+		var schema string
+		if err := w.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			w.Close()
+			r.Close()
+			return nil, fmt.Errorf("read the current schema: %w", err)
+		}
+		locks = newPGLocks(schema)
+	}
 	s := &Store{
-		w: w, r: reader{r, d}, d: d, log: opt.Logger,
+		w: w, r: reader{r, d}, d: d, log: opt.Logger, locks: locks,
 		ops:      make(chan *op, opt.QueueSize),
 		quit:     make(chan struct{}),
 		exited:   make(chan struct{}),

@@ -325,3 +325,47 @@ func TestStoreExports(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreWriterLockPerSchema: two hogpipe deployments sharing a
+// PostgreSQL database in different schemas each get their own training file
+// writer, while two replicas of one deployment get one between them.
+func TestStoreWriterLockPerSchema(t *testing.T) {
+	ctx := context.Background()
+	open := func(url string) *Store {
+		s, err := OpenPostgres(ctx, url, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	urlA, urlB := pgtest.URL(t), pgtest.URL(t)
+	a1, a2, b := open(urlA), open(urlA), open(urlB)
+	la, err := a1.TryLead(ctx)
+	if err != nil || la == nil {
+		t.Fatalf("first replica of A: leader %v, %v", la, err)
+	}
+	defer la.Release()
+	if l, err := a2.TryLead(ctx); err != nil || l != nil {
+		t.Fatalf("second replica of A also leads (%v, %v)", l, err)
+	}
+	lb, err := b.TryLead(ctx)
+	if err != nil || lb == nil {
+		t.Fatalf("deployment B in another schema cannot lead while A does: %v, %v", lb, err)
+	}
+	lb.Release()
+	// The group-commit lock is per schema too: B commits while A holds its.
+	tx, err := a1.w.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`SELECT pg_advisory_xact_lock($1)`, a1.locks.writes); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := b.Ingest(wctx, []hogpipe.Event{gf("b-while-a-commits")}); err != nil {
+		t.Fatalf("B waits on A's group commit: %v", err)
+	}
+}
