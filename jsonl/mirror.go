@@ -147,6 +147,11 @@ func (m *Mirror) CatchUp(ctx context.Context) error {
 		for _, l := range batch {
 			buf.Write(l.Line)
 		}
+		// At the recorded offset, not O_APPEND: a replica that lost the
+		// writer lock (its session killed) may write for a moment before it
+		// notices, beside the replica that took over. Both write the same
+		// lines at the same offsets, so the file still holds each example
+		// once (TestMirrorWriterLosesItsLock).
 		if _, err := m.f.WriteAt(buf.Bytes(), m.st.Bytes); err != nil {
 			return fmt.Errorf("append to %s: %w", m.path, err)
 		}
