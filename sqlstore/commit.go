@@ -18,6 +18,10 @@ import (
 type txn struct {
 	*sql.Tx
 	s *Store
+	// ctx bounds the whole transaction (Options.CommitTimeout): every
+	// statement takes it, so a database that stops answering turns into
+	// 503s instead of a committer stuck on a dead connection.
+	ctx context.Context
 	// counts are the dashboard counters this transaction adds to, written
 	// once at commit rather than once per event.
 	counts map[countKey]int64
@@ -61,7 +65,7 @@ func (t *txn) flushCounts() error {
 }
 
 // stmt2 binds a prepared statement to the transaction.
-func (t *txn) stmt2(st *sql.Stmt) *sql.Stmt { return t.Tx.Stmt(st) }
+func (t *txn) stmt2(st *sql.Stmt) *sql.Stmt { return t.Tx.StmtContext(t.ctx, st) }
 
 // multiStmt returns the prepared multi-row INSERT of n (a power of two up
 // to 128) events ("ev", returning the uuids that were new) or examples ("ex").
@@ -256,18 +260,19 @@ func (s *Store) commitTx(batch []*op) (changed, queued bool, err error) {
 }
 
 func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed bool, err error) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), s.commitTimeout)
+	defer cancel()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return false, false, false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	t := &txn{Tx: tx, s: s}
+	t := &txn{Tx: tx, s: s, ctx: ctx}
 	if err := t.lockWrites(); err != nil {
 		return false, false, false, fmt.Errorf("lock: %w", err)
 	}
 	exec := func(st *sql.Stmt) error {
-		_, err := tx.StmtContext(ctx, st).Exec()
+		_, err := tx.StmtContext(ctx, st).ExecContext(ctx)
 		return err
 	}
 	if !savepoints {

@@ -76,15 +76,15 @@ func (r reader) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 
 // The transaction's own statements speak the dialect too.
 func (t *txn) Exec(q string, args ...any) (sql.Result, error) {
-	return t.Tx.Exec(t.s.d.rebind(q), args...)
+	return t.Tx.ExecContext(t.ctx, t.s.d.rebind(q), args...)
 }
 
 func (t *txn) Query(q string, args ...any) (*sql.Rows, error) {
-	return t.Tx.Query(t.s.d.rebind(q), args...)
+	return t.Tx.QueryContext(t.ctx, t.s.d.rebind(q), args...)
 }
 
 func (t *txn) QueryRow(q string, args ...any) *sql.Row {
-	return t.Tx.QueryRow(t.s.d.rebind(q), args...)
+	return t.Tx.QueryRowContext(t.ctx, t.s.d.rebind(q), args...)
 }
 
 // pgLocks are the advisory lock keys of one hogpipe deployment. Advisory
@@ -124,7 +124,7 @@ func (t *txn) lockWrites() error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, t.s.locks.writes)
+	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, t.s.locks.writes)
 	t.examplesLocked = err == nil
 	return err
 }
@@ -144,7 +144,7 @@ func (t *txn) lockRecipient(addr string) error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.Exec(`SELECT pg_advisory_xact_lock($1)`, lockKey(t.s.locks.schema, "recipient\x00"+addr))
+	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(t.s.locks.schema, "recipient\x00"+addr))
 	return err
 }
 
@@ -220,7 +220,11 @@ func (l *Leader) Release() {
 		close(l.stop)
 	}
 	if l.conn != nil {
-		l.conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, l.key)
+		// Bounded: after a lost connection this must not hang the caller,
+		// which wants to go back to trying for the lead.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		l.conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, l.key)
+		cancel()
 		l.conn.Close()
 	}
 }

@@ -132,7 +132,7 @@ func (s *Store) ingestEvents(t *txn, reqs []*ingestReq) error {
 		for _, p := range examples[start : start+n] {
 			args = append(args, p.e.UUID, p.example.FailureReason, p.example.Timestamp, p.line)
 		}
-		if _, err := t.stmt2(s.multiStmt(t, "ex", n)).Exec(args...); err != nil {
+		if _, err := t.stmt2(s.multiStmt(t, "ex", n)).ExecContext(t.ctx, args...); err != nil {
 			return unavailable("store training examples", fmt.Errorf("insert training examples: %w", err))
 		}
 		start += n
@@ -179,7 +179,7 @@ func (s *Store) insertEvents(t *txn, ps []*prepared, inserted map[string]bool) e
 		e := p.e
 		args = append(args, e.UUID, e.Name, e.DistinctID, string(e.Source), p.ts, p.rx, p.props, p.person)
 	}
-	rows, err := t.stmt2(s.multiStmt(t, "ev", len(ps))).Query(args...)
+	rows, err := t.stmt2(s.multiStmt(t, "ev", len(ps))).QueryContext(t.ctx, args...)
 	if err != nil {
 		return fmt.Errorf("insert events: %w", err)
 	}

@@ -42,7 +42,10 @@ type Options struct {
 	// Linger is how long a commit under load waits for more writes to
 	// share it; negative disables lingering.
 	Linger time.Duration
-	Logger *slog.Logger
+	// CommitTimeout bounds one group transaction; past it the writes in it
+	// fail with EUnavailable (503) and the connection is dropped.
+	CommitTimeout time.Duration
+	Logger        *slog.Logger
 	// Email says which events queue an email; nil queues none.
 	Email *hogpipe.EmailPolicy
 	// Training says how events become training examples; nil keeps prompts
@@ -64,6 +67,8 @@ type Store struct {
 	exited chan struct{}
 	max    int
 	linger time.Duration
+	// commitTimeout bounds each group transaction.
+	commitTimeout time.Duration
 
 	locks    pgLocks // PostgreSQL advisory lock keys
 	stmts    stmts
@@ -91,6 +96,9 @@ func (opt *Options) defaults() {
 	}
 	if opt.Linger == 0 {
 		opt.Linger = time.Millisecond
+	}
+	if opt.CommitTimeout <= 0 {
+		opt.CommitTimeout = 10 * time.Second
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
@@ -190,16 +198,17 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 	}
 	s := &Store{
 		w: w, r: reader{r, d}, d: d, log: opt.Logger, locks: locks,
-		ops:      make(chan *op, opt.QueueSize),
-		quit:     make(chan struct{}),
-		exited:   make(chan struct{}),
-		max:      opt.MaxBatch,
-		linger:   opt.Linger,
-		stmts:    st,
-		multi:    multi,
-		email:    opt.Email,
-		observe:  opt.CommitObserver,
-		training: opt.Training,
+		ops:           make(chan *op, opt.QueueSize),
+		quit:          make(chan struct{}),
+		exited:        make(chan struct{}),
+		max:           opt.MaxBatch,
+		linger:        opt.Linger,
+		commitTimeout: opt.CommitTimeout,
+		stmts:         st,
+		multi:         multi,
+		email:         opt.Email,
+		observe:       opt.CommitObserver,
+		training:      opt.Training,
 	}
 	go s.commitLoop()
 	return s, nil

@@ -52,7 +52,11 @@ type leadership struct {
 }
 
 // lead takes the lock if free and opens (recovers) the file.
-func (m *trainingMirror) lead(ctx context.Context) (*leadership, error) {
+func (m *trainingMirror) lead(parent context.Context) (*leadership, error) {
+	// Bounded: a database that stopped answering must not hold the loop
+	// here, where no one watches the lock yet.
+	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
+	defer cancel()
 	l, err := m.store.TryLead(ctx)
 	if err != nil || l == nil {
 		return nil, err

@@ -28,6 +28,14 @@ func TestPostgresOutage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a replica")
 	}
+	// Refused: connections closed, new ones refused (the server is down).
+	t.Run("refused", func(t *testing.T) { outage(t, (*tcpProxy).cut) })
+	// Stalled: bytes stop flowing and nothing is closed (a network
+	// partition); the commit timeout turns the wait into 503s.
+	t.Run("stalled", func(t *testing.T) { outage(t, (*tcpProxy).stall) })
+}
+
+func outage(t *testing.T, breakIt func(*tcpProxy)) {
 	dbURL := pgtest.URL(t)
 	u, err := url.Parse(dbURL)
 	if err != nil {
@@ -37,7 +45,7 @@ func TestPostgresOutage(t *testing.T) {
 	u.Host = px.addr
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	rep := startChild(t, filepath.Join(dir, "data"), file, "DATABASE_URL="+u.String())
+	rep := startChild(t, filepath.Join(dir, "data"), file, "DATABASE_URL="+u.String(), "HOGPIPE_COMMIT_TIMEOUT=2s")
 	client := &http.Client{Timeout: 10 * time.Second}
 	postOnce := func(i int) (int, string) {
 		body := fmt.Sprintf(`{"event":{"uuid":"out-%d","event":"generation_failed","properties":{"input_prompt":"outage %d"}}}`, i, i)
@@ -83,7 +91,7 @@ func TestPostgresOutage(t *testing.T) {
 	}
 	for i := range n {
 		if i == n/3 {
-			px.cut()
+			breakIt(px)
 			// While cut: not ready, and new events are refused with 503.
 			eventually(t, "readyz fails while the database is away", 15*time.Second, func() error {
 				resp, err := http.Get(rep.URL + "/readyz")
@@ -239,11 +247,12 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 // tcpProxy forwards connections to a target until cut, which closes every
 // connection and refuses new ones until restore.
 type tcpProxy struct {
-	addr   string
-	target string
-	mu     sync.Mutex
-	down   bool
-	conns  map[net.Conn]bool
+	addr    string
+	target  string
+	mu      sync.Mutex
+	down    bool
+	stalled atomic.Bool
+	conns   map[net.Conn]bool
 }
 
 func startTCPProxy(t *testing.T, target string) *tcpProxy {
@@ -284,10 +293,29 @@ func (p *tcpProxy) pipe(c net.Conn) {
 	p.mu.Lock()
 	p.conns[up] = true
 	p.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close() }()
-	io.Copy(c, up)
+	go func() { p.copy(up, c); up.Close() }()
+	p.copy(c, up)
 	c.Close()
 }
+
+// copy forwards bytes, dropping them while the proxy is stalled.
+func (p *tcpProxy) copy(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !p.stalled.Load() {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// stall stops forwarding without closing anything.
+func (p *tcpProxy) stall() { p.stalled.Store(true) }
 
 func (p *tcpProxy) cut() {
 	p.mu.Lock()
@@ -299,10 +327,18 @@ func (p *tcpProxy) cut() {
 	p.conns = map[net.Conn]bool{}
 }
 
+// restore lets connections through again. Those open during a stall
+// lost bytes, so they are closed: the client reconnects.
 func (p *tcpProxy) restore() {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stalled.Swap(false) {
+		for c := range p.conns {
+			c.Close()
+		}
+		p.conns = map[net.Conn]bool{}
+	}
 	p.down = false
-	p.mu.Unlock()
 }
 
 // eventually retries check until it returns nil or the time is up.
