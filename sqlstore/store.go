@@ -42,8 +42,9 @@ type Options struct {
 	// Linger is how long a commit under load waits for more writes to
 	// share it; negative disables lingering.
 	Linger time.Duration
-	// CommitTimeout bounds one group transaction; past it the writes in it
-	// fail with EUnavailable (503) and the connection is dropped.
+	// CommitTimeout bounds one group transaction on PostgreSQL; past it the
+	// writes in it fail with EUnavailable (503) and the connection is
+	// dropped. (On SQLite, BusyTimeout bounds the waits.)
 	CommitTimeout time.Duration
 	Logger        *slog.Logger
 	// Email says which events queue an email; nil queues none.
