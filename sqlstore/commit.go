@@ -262,8 +262,7 @@ func (s *Store) commitTx(batch []*op) (changed, queued bool, err error) {
 func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed bool, err error) {
 	// Only PostgreSQL gets the timeout: its connection can stall. SQLite's
 	// waits are bounded by busy_timeout, and a context that can be
-	// cancelled makes the driver watch every statement (5 % of the ingest
-	// rate in BenchmarkIngestParallel).
+	// cancelled makes its driver watch every statement, for nothing here.
 	ctx := context.Background()
 	if s.d.pg {
 		var cancel context.CancelFunc
