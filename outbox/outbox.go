@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/redact"
 )
 
 // Store is the outbox's view of the store.
@@ -168,6 +169,26 @@ func (w *Worker) process(it hogpipe.OutboxItem) {
 		if w.OnOutcome != nil {
 			w.OnOutcome(out.State)
 		}
+		w.logOutcome(it, out)
+	}
+}
+
+// logOutcome tells on-call what became of an email, without its address:
+// Mailgun's error messages often quote the recipient, so the error is
+// logged with email addresses redacted.
+func (w *Worker) logOutcome(it hogpipe.OutboxItem, out hogpipe.EmailOutcome) {
+	attrs := []any{"email", it.Email.ID, "event", it.Email.EventID, "attempt", it.Email.Attempts}
+	if out.LastError != "" {
+		msg, _ := redact.Text(out.LastError, []string{redact.Email})
+		attrs = append(attrs, "err", msg)
+	}
+	switch out.State {
+	case hogpipe.EmailFailed:
+		w.log.Warn("email failed; replay with hogpipe replay emails --state failed", attrs...)
+	case hogpipe.EmailRetrying:
+		w.log.Info("email will be retried", append(attrs, "next_attempt_at", out.NextAttemptAt)...)
+	default:
+		w.log.Debug("email "+string(out.State), attrs...)
 	}
 }
 

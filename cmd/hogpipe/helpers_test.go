@@ -23,6 +23,14 @@ type testServer struct {
 	DataDir      string
 	TrainingFile string
 	stop         func()
+	logs         *syncWriter
+}
+
+// Logs is what the server has logged so far.
+func (ts *testServer) Logs() string {
+	ts.logs.mu.Lock()
+	defer ts.logs.mu.Unlock()
+	return ts.logs.w.(*bytes.Buffer).String()
 }
 
 // startServer runs "hogpipe serve" on a free port with a fresh data
@@ -40,12 +48,12 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	var logs bytes.Buffer
+	ts.logs = &syncWriter{w: &bytes.Buffer{}}
 	argv := append([]string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", ts.DataDir,
 		"--training-file", ts.TrainingFile, "--log-level", "warn"}, args...)
 	getenv := func(k string) string { return env[k] }
 	go func() {
-		done <- run(ctx, argv, getenv, pw, &syncWriter{w: &logs})
+		done <- run(ctx, argv, getenv, pw, ts.logs)
 		pw.Close()
 	}()
 	lines := bufio.NewScanner(pr)
@@ -59,7 +67,7 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 	go io.Copy(io.Discard, pr)
 	if url == "" {
 		cancel()
-		t.Fatalf("server did not start: %v\n%s", <-done, logs.String())
+		t.Fatalf("server did not start: %v\n%s", <-done, ts.Logs())
 	}
 	ts.URL = url
 	stopped := false
