@@ -112,22 +112,6 @@ func screenshotOnFailure(t *testing.T, ctx context.Context) {
 	})
 }
 
-// eventually retries check until it returns nil or the deadline passes.
-func eventually(t *testing.T, what string, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // letters spells n in the letters a–j, so it is unique per run and holds
 // nothing the PII redaction would replace.
 func letters(n int64) string {
@@ -166,14 +150,14 @@ func TestBrowserFlow(t *testing.T) {
 	); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the page says it is in local mode", 10*time.Second, func() error {
+	proctest.Eventually(t, "the page says it is in local mode", 10*time.Second, func() error {
 		mode, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="mode"]`)))
 		if err != nil || !strings.Contains(mode, "Local mode") {
 			return fmt.Errorf("mode line %q (%v)", mode, err)
 		}
 		return nil
 	})
-	eventually(t, "the demo panel", 10*time.Second, func() error {
+	proctest.Eventually(t, "the demo panel", 10*time.Second, func() error {
 		return chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`textarea[name="prompt"]`)))
 	})
 
@@ -185,7 +169,7 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var line map[string]any
-	eventually(t, "training line for the prompt", 15*time.Second, func() error {
+	proctest.Eventually(t, "training line for the prompt", 15*time.Second, func() error {
 		b, err := os.ReadFile(h.TrainingFile)
 		if err != nil {
 			return err
@@ -211,7 +195,7 @@ func TestBrowserFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	var featureID string
-	eventually(t, "feature_used with the email", 15*time.Second, func() error {
+	proctest.Eventually(t, "feature_used with the email", 15*time.Second, func() error {
 		var r struct {
 			Events []struct {
 				ID     string         `json:"id"`
@@ -234,7 +218,7 @@ func TestBrowserFlow(t *testing.T) {
 	})
 
 	// Queued for the email destination (dry-run: no Mailgun configured).
-	eventually(t, "email for the feature_used event", 10*time.Second, func() error {
+	proctest.Eventually(t, "email for the feature_used event", 10*time.Second, func() error {
 		var out struct {
 			Email *struct {
 				State     string `json:"state"`
@@ -251,7 +235,7 @@ func TestBrowserFlow(t *testing.T) {
 	})
 
 	// The dashboard shows both without a reload, and the demo the outcome.
-	eventually(t, "dashboard counts", 10*time.Second, func() error {
+	proctest.Eventually(t, "dashboard counts", 10*time.Second, func() error {
 		gf, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`[data-testid="stat-generation-failed"]`)))
 		if err != nil {
 			return err
@@ -265,10 +249,10 @@ func TestBrowserFlow(t *testing.T) {
 		}
 		return nil
 	})
-	eventually(t, "feature_used row in the latest events", 10*time.Second, func() error {
+	proctest.Eventually(t, "feature_used row in the latest events", 10*time.Second, func() error {
 		return chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(`table tr[data-event-id="`+featureID+`"]`)))
 	})
-	eventually(t, "outcome of the generation failure in the demo", 10*time.Second, func() error {
+	proctest.Eventually(t, "outcome of the generation failure in the demo", 10*time.Second, func() error {
 		txt, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(`li[data-event-id="`+line["id"].(string)+`"] [data-testid="outcome"]`)))
 		if err != nil {
 			return err

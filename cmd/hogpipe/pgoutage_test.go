@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/internal/pgtest"
+	"github.com/hogpipe/hogpipe/internal/proctest"
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
@@ -93,7 +94,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 		if i == n/3 {
 			breakIt(px)
 			// While cut: not ready, and new events are refused with 503.
-			eventually(t, "readyz fails while the database is away", 15*time.Second, func() error {
+			proctest.Eventually(t, "readyz fails while the database is away", 15*time.Second, func() error {
 				resp, err := http.Get(rep.URL + "/readyz")
 				if err != nil {
 					return err
@@ -104,7 +105,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 				}
 				return nil
 			})
-			eventually(t, "ingest refused with 503 + Retry-After", 15*time.Second, func() error {
+			proctest.Eventually(t, "ingest refused with 503 + Retry-After", 15*time.Second, func() error {
 				if refused.Load() == 0 {
 					return fmt.Errorf("no 503 yet")
 				}
@@ -122,7 +123,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 	}
 	t.Logf("%d acknowledged, %d refused with 503 during the outage", acked.Load(), refused.Load())
 
-	eventually(t, "every event stored once and mirrored", 30*time.Second, func() error {
+	proctest.Eventually(t, "every event stored once and mirrored", 30*time.Second, func() error {
 		lines, _ := readFileLines(file)
 		var st struct {
 			Events int64 `json:"events"`
@@ -217,7 +218,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 	time.Sleep(time.Second)
 	close(stop)
 	wg.Wait()
-	eventually(t, "the file catches up", 30*time.Second, func() error {
+	proctest.Eventually(t, "the file catches up", 30*time.Second, func() error {
 		lines, _ := readFileLines(file)
 		if int64(lines) < acked.Load() {
 			return fmt.Errorf("%d lines, %d acknowledged", lines, acked.Load())
@@ -339,22 +340,6 @@ func (p *tcpProxy) restore() {
 		p.conns = map[net.Conn]bool{}
 	}
 	p.down = false
-}
-
-// eventually retries check until it returns nil or the time is up.
-func eventually(t *testing.T, what string, within time.Duration, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // schemaOf is the schema a pgtest URL puts the store in.

@@ -66,3 +66,20 @@ func WaitHealthy(t testing.TB, url string) {
 	}
 	t.Fatalf("%s/healthz never answered 200", url)
 }
+
+// Eventually retries check until it returns nil or the time is up, for
+// tests that wait on another process (a server, a browser, a database).
+func Eventually(t testing.TB, what string, within time.Duration, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s: %v", what, within, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
