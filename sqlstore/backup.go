@@ -1,0 +1,61 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// BackupSQLite writes a consistent copy of the SQLite database at dbPath to
+// out while hogpipe keeps running: VACUUM INTO reads one snapshot (in WAL
+// mode writers go on meanwhile) and writes it as a compact database. The
+// copy is written beside out, fsync'd and renamed, so out is either absent
+// or whole. It returns the copy's size.
+func BackupSQLite(ctx context.Context, dbPath, out string) (int64, error) {
+	if _, err := os.Stat(out); err == nil {
+		return 0, fmt.Errorf("%s exists; back up to a new file", out)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return 0, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".tmp-*")
+	if err != nil {
+		return 0, fmt.Errorf("create backup file: %w", err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	os.Remove(tmpPath) // VACUUM INTO wants to create the file itself
+	defer os.Remove(tmpPath)
+
+	// Its own connection: the read pool is query_only, which refuses
+	// VACUUM INTO, and the writer belongs to the committer.
+	db, err := sql.Open("sqlite", "file:"+dbPath+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, fmt.Errorf("open %s: %w", dbPath, err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, tmpPath); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", dbPath, err)
+	}
+	f, err := os.Open(tmpPath)
+	if err != nil {
+		return 0, fmt.Errorf("open the copy: %w", err)
+	}
+	err = f.Sync()
+	info, serr := f.Stat()
+	f.Close()
+	if err = errors.Join(err, serr); err != nil {
+		return 0, fmt.Errorf("fsync the copy: %w", err)
+	}
+	if err := os.Rename(tmpPath, out); err != nil {
+		return 0, fmt.Errorf("move the copy into place: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return info.Size(), nil
+}
