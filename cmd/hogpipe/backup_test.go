@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,25 +22,12 @@ func TestBackupWhileServing(t *testing.T) {
 	ts := startServer(t, nil)
 	var acked sync.Map
 	var n atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				id := fmt.Sprintf("bk-%d", n.Add(1))
-				if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody(id, "prompt "+id)); r.Status == 200 {
-					acked.Store(id, true)
-				}
-			}
-		}()
-	}
+	stop := underLoad(4, func(context.Context, int, int) {
+		id := fmt.Sprintf("bk-%d", n.Add(1))
+		if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody(id, "prompt "+id)); r.Status == 200 {
+			acked.Store(id, true)
+		}
+	})
 	for n.Load() < 200 {
 		runtime.Gosched()
 	}
@@ -52,8 +40,7 @@ func TestBackupWhileServing(t *testing.T) {
 	for n.Load() < 400 { // keep writing after the copy too
 		runtime.Gosched()
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatalf("backup: %v\n%s", err, out.String())
 	}

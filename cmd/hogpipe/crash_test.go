@@ -64,40 +64,31 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 
 	for round := range 5 {
 		c := startChild(t, dataDir, file)
-		ctx, cancel := context.WithCancel(context.Background())
-		var wg sync.WaitGroup
-		for w := range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := 0; ctx.Err() == nil; i++ {
-					id := fmt.Sprintf("r%d-w%d-%d", round, w, i)
-					mu.Lock()
-					sent[id] = true
-					mu.Unlock()
-					req, _ := http.NewRequestWithContext(ctx, "POST", c.URL+"/api/webhooks/generation-failed",
-						strings.NewReader(gfBody(id, "crash prompt "+id+" "+strings.Repeat("x", i%300))))
-					resp, err := client.Do(req)
-					if err != nil {
-						continue
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode == 200 {
-						mu.Lock()
-						acked[id] = true
-						mu.Unlock()
-					}
-				}
-			}()
-		}
+		stop := underLoad(16, func(ctx context.Context, w, i int) {
+			id := fmt.Sprintf("r%d-w%d-%d", round, w, i)
+			mu.Lock()
+			sent[id] = true
+			mu.Unlock()
+			req, _ := http.NewRequestWithContext(ctx, "POST", c.URL+"/api/webhooks/generation-failed",
+				strings.NewReader(gfBody(id, "crash prompt "+id+" "+strings.Repeat("x", i%300))))
+			resp, err := client.Do(req)
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				mu.Lock()
+				acked[id] = true
+				mu.Unlock()
+			}
+		})
 		time.Sleep(time.Duration(300+round*150) * time.Millisecond)
 		if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		c.cmd.Wait()
-		cancel()
-		wg.Wait()
+		stop()
 	}
 	if len(acked) < 100 {
 		t.Fatalf("only %d events acknowledged: the load did not run", len(acked))

@@ -88,6 +88,24 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 
 func waitHealthy(t testing.TB, url string) { proctest.WaitHealthy(t, url) }
 
+// underLoad calls send from workers goroutines, each with its worker
+// number and its own counter, until stop, which cancels ctx and waits for
+// them. The load tests differ only in what send does and records.
+func underLoad(workers int, send func(ctx context.Context, w, i int)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ctx.Err() == nil; i++ {
+				send(ctx, w, i)
+			}
+		}()
+	}
+	return func() { cancel(); wg.Wait() }
+}
+
 // syncWriter lets the server's goroutines share one log buffer.
 type syncWriter struct {
 	mu sync.Mutex

@@ -94,31 +94,23 @@ func TestGracefulShutdown(t *testing.T) {
 	acked := map[string]bool{}
 	var badAfter []string
 	var signalled time.Time
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ctx.Err() == nil; i++ {
-				id := fmt.Sprintf("g-%d-%d", w, i)
-				resp, err := client.Post(c.URL+"/api/webhooks/generation-failed", "application/json", strings.NewReader(gfBody(id, "p")))
-				if err != nil {
-					continue // refused or reset: the client retries, nothing was acknowledged
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				mu.Lock()
-				switch {
-				case resp.StatusCode == 200:
-					acked[id] = true
-				case resp.StatusCode != 503:
-					badAfter = append(badAfter, fmt.Sprintf("%s: %d", id, resp.StatusCode))
-				}
-				mu.Unlock()
-			}
-		}()
-	}
+	stop := underLoad(16, func(_ context.Context, w, i int) {
+		id := fmt.Sprintf("g-%d-%d", w, i)
+		resp, err := client.Post(c.URL+"/api/webhooks/generation-failed", "application/json", strings.NewReader(gfBody(id, "p")))
+		if err != nil {
+			return // refused or reset: the client retries, nothing was acknowledged
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		mu.Lock()
+		switch {
+		case resp.StatusCode == 200:
+			acked[id] = true
+		case resp.StatusCode != 503:
+			badAfter = append(badAfter, fmt.Sprintf("%s: %d", id, resp.StatusCode))
+		}
+		mu.Unlock()
+	})
 	time.Sleep(500 * time.Millisecond)
 	signalled = time.Now()
 	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -136,8 +128,7 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	took := time.Since(signalled)
 	time.Sleep(100 * time.Millisecond) // requests after exit: refused
-	cancel()
-	wg.Wait()
+	stop()
 	if len(badAfter) > 0 {
 		t.Errorf("requests answered with something other than 200/503: %v", badAfter[:min(5, len(badAfter))])
 	}

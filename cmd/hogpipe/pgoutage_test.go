@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -171,35 +172,23 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	var next, acked atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
+	// Each event is retried until acknowledged, even after stop.
+	stop := underLoad(8, func(_ context.Context, w, _ int) {
+		i := next.Add(1)
+		body := fmt.Sprintf(`{"event":{"uuid":"lock-%d","event":"generation_failed","properties":{"input_prompt":"lock %d"}}}`, i, i)
+		for {
+			resp, err := client.Post(reps[w%2].URL+"/api/webhooks/generation-failed", "application/json", strings.NewReader(body))
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					acked.Add(1)
 					return
-				default:
-				}
-				i := next.Add(1)
-				body := fmt.Sprintf(`{"event":{"uuid":"lock-%d","event":"generation_failed","properties":{"input_prompt":"lock %d"}}}`, i, i)
-				for {
-					resp, err := client.Post(reps[w%2].URL+"/api/webhooks/generation-failed", "application/json", strings.NewReader(body))
-					if err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode == 200 {
-							acked.Add(1)
-							break
-						}
-					}
-					time.Sleep(50 * time.Millisecond)
 				}
 			}
-		}()
-	}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
 	killed := 0
 	for range 4 {
 		time.Sleep(1500 * time.Millisecond)
@@ -216,8 +205,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 		t.Fatal("never found the session holding the training file's writer lock")
 	}
 	time.Sleep(time.Second)
-	close(stop)
-	wg.Wait()
+	stop()
 	proctest.Eventually(t, "the file catches up", 30*time.Second, func() error {
 		lines, _ := readFileLines(file)
 		if int64(lines) < acked.Load() {
