@@ -24,19 +24,6 @@ import (
 // that calls itself HeadlessChrome.
 const userAgent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 
-// need fails the test under CI (where every dependency must be installed)
-// and skips it elsewhere.
-func need(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s: required under CI", what)
-	}
-	t.Skipf("%s; skipping (set CI to make this a failure)", what)
-}
-
 func chromiumPath() string {
 	for _, p := range []string{os.Getenv("CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"} {
 		if p != "" {
@@ -57,7 +44,7 @@ type hogpipe struct {
 func startHogpipe(t *testing.T) *hogpipe {
 	t.Helper()
 	_, err := os.Stat("../server/webdist/index.html")
-	need(t, err == nil, "web app not built (run make build-web)")
+	proctest.Need(t, err == nil, "web app not built (run make build-web)")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "hogpipe")
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/hogpipe").CombinedOutput(); err != nil {
@@ -70,7 +57,7 @@ func startHogpipe(t *testing.T) *hogpipe {
 func browser(t *testing.T) context.Context {
 	t.Helper()
 	path := chromiumPath()
-	need(t, path != "", "Chromium not installed (apt-get install chromium)")
+	proctest.Need(t, path != "", "Chromium not installed (apt-get install chromium)")
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", "new"),

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/internal/pgtest"
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // TestNginxInFront runs the nginx configuration of docs/deploy.md, as
@@ -30,12 +31,7 @@ func TestNginxInFront(t *testing.T) {
 		t.Skip("runs nginx and two replicas")
 	}
 	nginx := nginxPath()
-	if nginx == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("nginx is not installed: required under CI (.ci/run installs it)")
-		}
-		t.Skip("nginx not installed (apt-get install nginx-light); set CI to make this a failure")
-	}
+	proctest.Need(t, nginx != "", "nginx not installed (apt-get install nginx-light)")
 	url := pgtest.URL(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")

@@ -83,3 +83,16 @@ func Eventually(t testing.TB, what string, within time.Duration, check func() er
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// Need fails the test under CI, where .ci/run installs every dependency,
+// and skips it elsewhere, when ok is false.
+func Need(t testing.TB, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("%s: required under CI (.ci/run installs it)", what)
+	}
+	t.Skipf("%s; skipping (set CI to make this a failure)", what)
+}
