@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 )
 
+// ErrBackupExists: BackupSQLite never overwrites a file.
+var ErrBackupExists = errors.New("file exists; back up to a new file")
+
 // BackupSQLite writes a consistent copy of the SQLite database at dbPath to
 // out while hogpipe keeps running: VACUUM INTO reads one snapshot (in WAL
 // mode writers go on meanwhile) and writes it as a compact database. The
@@ -17,7 +20,7 @@ import (
 // or whole. It returns the copy's size.
 func BackupSQLite(ctx context.Context, dbPath, out string) (int64, error) {
 	if _, err := os.Stat(out); err == nil {
-		return 0, fmt.Errorf("%s exists; back up to a new file", out)
+		return 0, fmt.Errorf("%s: %w", out, ErrBackupExists)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return 0, err
 	}

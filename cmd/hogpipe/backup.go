@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -29,10 +30,10 @@ func runBackup(ctx context.Context, args []string, env *environment) error {
 	if _, err := os.Stat(dbPath(dataDir)); err != nil {
 		return usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
 	}
-	if _, err := os.Stat(out); err == nil {
-		return usagef("%s exists; back up to a new file", out)
-	}
 	n, err := sqlstore.BackupSQLite(ctx, dbPath(dataDir), out)
+	if errors.Is(err, sqlstore.ErrBackupExists) {
+		return usageError{err}
+	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
