@@ -80,6 +80,20 @@ func EmailRecipient(e *Event) string {
 	return ""
 }
 
+// NormalizeAddress is the key one recipient is known by, wherever hogpipe
+// compares addresses (frequency cap, suppression list, unsubscribe tokens).
+// Mailbox providers treat addresses case-insensitively in practice, so the
+// whole address is lower-cased (Unicode-aware), with surrounding space and a
+// trailing dot on the domain removed. Nothing else is folded: "+tags" and
+// dots in the local part name distinct mailboxes at most providers.
+func NormalizeAddress(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if at := strings.LastIndexByte(s, '@'); at >= 0 {
+		s = s[:at+1] + strings.TrimSuffix(s[at+1:], ".")
+	}
+	return s
+}
+
 // ValidEmail is a deliberately loose check: one @, something on each side,
 // a dot in the domain, no spaces or angle brackets. Mailgun judges the rest.
 func ValidEmail(s string) bool {
