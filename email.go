@@ -42,9 +42,10 @@ type Email struct {
 	Subject       string     `json:"subject,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
-	// Opens and Clicks count Mailgun's opened and clicked events.
-	Opens  int `json:"opens"`
-	Clicks int `json:"clicks"`
+	// Opens and Clicks count Mailgun's opened and clicked events (filled
+	// where one email is shown, like History).
+	Opens  int `json:"opens,omitempty"`
+	Clicks int `json:"clicks,omitempty"`
 	// History is what happened to the email after it was sent (Mailgun's
 	// events); filled only where one email is shown.
 	History []EmailHistory `json:"history,omitempty"`

@@ -278,6 +278,17 @@ func TestMailgunEventWebhooks(t *testing.T) {
 			t.Errorf("malformed body: %d", resp.StatusCode)
 		}
 
+		// Mailgun's own unsubscribe link suppresses without touching the state.
+		if st, body, _ := send(mailguntest.Event{Event: "unsubscribed", Recipient: "BOB@example.com", EventID: "w-bob"}); st != 200 {
+			t.Fatalf("unsubscribed: %d %s", st, body)
+		}
+		if e := emailByID(t, ts, ids["bob"]); e["state"] != "delivered" {
+			t.Errorf("bob after unsubscribing: %v", e)
+		}
+		if c := suppressionsOf(t, ts)["counts"].(map[string]any); c["unsubscribed"] != float64(1) {
+			t.Errorf("counts after unsubscribed: %v", c)
+		}
+
 		// The bounced address gets nothing more.
 		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("w-carol-2", "carol@example.com"))
 		if e := emailOf(t, ts, "w-carol-2"); e["state"] != "suppressed" || !strings.Contains(e["reason"].(string), "bounced") {
