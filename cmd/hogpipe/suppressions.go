@@ -30,9 +30,9 @@ func runSuppressions(ctx context.Context, args []string, env *environment) error
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
-	reasonName := fs.String("reason", "", "", "list: only this reason; add: the reason recorded (unsubscribed, bounced, complained, manual; default manual)")
-	detail := fs.String("detail", "", "", "add: a note kept with the entry")
-	limit := fs.Int("limit", "", 100, "list: how many entries")
+	reasonName := fs.String("reason", "HOGPIPE_SUPPRESSIONS_REASON", "", "list: only this reason; add: the reason recorded (unsubscribed, bounced, complained, manual; default manual)")
+	detail := fs.String("detail", "HOGPIPE_SUPPRESSIONS_DETAIL", "", "add: a note kept with the entry")
+	limit := fs.Int("limit", "HOGPIPE_SUPPRESSIONS_LIMIT", 100, "list: how many entries")
 	var mc emailConfig
 	fs.StringVar(&mc.apiKey, "mailgun-api-key", "MAILGUN_API_KEY", "", "sync: Mailgun API key")
 	fs.StringVar(&mc.domain, "mailgun-domain", "MAILGUN_DOMAIN", "", "sync: Mailgun sending domain")
