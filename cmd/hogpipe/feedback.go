@@ -28,10 +28,12 @@ import (
 type feedbackConfig struct {
 	publicURL          string
 	withoutUnsubscribe bool
+	secretFlag         secretFlag
 	secret             string
 	tokenTTL           time.Duration
 	replyTo            string
 	requireConsent     string
+	signingKeyFlag     secretFlag
 	signingKey         string
 	webhookMaxAge      time.Duration
 }
@@ -39,17 +41,24 @@ type feedbackConfig struct {
 func addFeedbackFlags(fs *flagSet, c *feedbackConfig) {
 	fs.StringVar(&c.publicURL, "public-url", "HOGPIPE_PUBLIC_URL", "", "public https base URL of this server (https://hogpipe.example.com): unsubscribe links point here; required to send for real")
 	fs.BoolVar(&c.withoutUnsubscribe, "email-without-unsubscribe", "HOGPIPE_EMAIL_WITHOUT_UNSUBSCRIBE", false, "send for real without unsubscribe links or headers (not for marketing email: Gmail and Yahoo require one-click unsubscribe)")
-	fs.StringVar(&c.secret, "unsubscribe-secret", "HOGPIPE_UNSUBSCRIBE_SECRET", "", "key of unsubscribe link tokens, at least 32 characters (default: generated once, kept in DATA_DIR/unsubscribe.key, or in the database with --database)")
+	c.secretFlag.register(fs, "unsubscribe-secret", "HOGPIPE_UNSUBSCRIBE_SECRET", "key of unsubscribe link tokens, at least 32 characters (default: generated once, kept in DATA_DIR/unsubscribe.key, or in the database with --database)")
 	fs.DurationVar(&c.tokenTTL, "unsubscribe-token-ttl", "HOGPIPE_UNSUBSCRIBE_TOKEN_TTL", 365*24*time.Hour, "how long an unsubscribe link keeps working after its email was sent")
 	fs.StringVar(&c.replyTo, "mail-reply-to", "MAIL_REPLY_TO", "", "Reply-To address; also offered as a mailto: unsubscribe target")
 	fs.StringVar(&c.requireConsent, "email-require-consent", "HOGPIPE_EMAIL_REQUIRE_CONSENT", "", "send only when this person property is true (e.g. marketing_consent); others get state no_consent")
-	fs.StringVar(&c.signingKey, "mailgun-webhook-signing-key", "MAILGUN_WEBHOOK_SIGNING_KEY", "", "Mailgun's HTTP webhook signing key: enables POST /api/webhooks/mailgun")
+	c.signingKeyFlag.register(fs, "mailgun-webhook-signing-key", "MAILGUN_WEBHOOK_SIGNING_KEY", "Mailgun's HTTP webhook signing key: enables POST /api/webhooks/mailgun")
 	fs.DurationVar(&c.webhookMaxAge, "mailgun-webhook-max-age", "HOGPIPE_MAILGUN_WEBHOOK_MAX_AGE", 12*time.Hour, "oldest Mailgun webhook timestamp accepted (Mailgun retries for 8 h); older ones are refused as stale")
 }
 
 // check validates the flags against the email setup, before anything
 // opens: real sending needs a way to unsubscribe, or an explicit opt-out.
 func (c *feedbackConfig) check(email *emailSetup) error {
+	var err error
+	if c.secret, err = c.secretFlag.resolve(); err != nil {
+		return err
+	}
+	if c.signingKey, err = c.signingKeyFlag.resolve(); err != nil {
+		return err
+	}
 	if c.tokenTTL < 24*time.Hour {
 		return usagef("--unsubscribe-token-ttl %s is too short: links must keep working for weeks (CAN-SPAM asks for 30 days)", c.tokenTTL)
 	}
