@@ -15,12 +15,17 @@ const (
 	EmailRetrying   EmailState = "retrying"   // a send failed transiently; next_attempt_at says when
 	EmailFailed     EmailState = "failed"     // permanently failed or out of attempts; replayable
 	EmailSkipped    EmailState = "skipped"    // nothing to send (no address)
-	EmailSuppressed EmailState = "suppressed" // frequency cap: the recipient had this email recently
+	EmailSuppressed EmailState = "suppressed" // not sent: frequency cap, or the recipient is on the suppression list (reason says which)
 	EmailDryRun     EmailState = "dry_run"    // rendered, not sent: Mailgun is not configured
+	EmailNoConsent  EmailState = "no_consent" // not sent: the person's consent property is not true
+	EmailDelivered  EmailState = "delivered"  // Mailgun reported delivery to the recipient's server
+	EmailBounced    EmailState = "bounced"    // Mailgun reported a permanent failure; the address is suppressed
+	EmailComplained EmailState = "complained" // the recipient marked it as spam; the address is suppressed
 )
 
 // EmailStates lists every state, for validation and help texts.
-var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun}
+var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun,
+	EmailNoConsent, EmailDelivered, EmailBounced, EmailComplained}
 
 // Email is one row of the outbox: at most one per event.
 type Email struct {
@@ -37,6 +42,13 @@ type Email struct {
 	Subject       string     `json:"subject,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	UpdatedAt     time.Time  `json:"updated_at"`
+	// Opens and Clicks count Mailgun's opened and clicked events (filled
+	// where one email is shown, like History).
+	Opens  int `json:"opens,omitempty"`
+	Clicks int `json:"clicks,omitempty"`
+	// History is what happened to the email after it was sent (Mailgun's
+	// events); filled only where one email is shown.
+	History []EmailHistory `json:"history,omitempty"`
 }
 
 // EmailPolicy is what the store needs to queue emails with events.
@@ -45,6 +57,9 @@ type EmailPolicy struct {
 	Events []string
 	// CapWindow: at most one email per recipient and template within it.
 	CapWindow time.Duration
+	// RequireConsent, when set, names the person property that must be
+	// true for an email to be sent (else the email is no_consent).
+	RequireConsent string
 }
 
 // Wants tells whether an event name feeds the email destination.

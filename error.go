@@ -14,6 +14,7 @@ const (
 	EUnauthorized = "unauthorized" // missing or wrong credentials → 401
 	EUnavailable  = "unavailable"  // transient: the caller should retry → 503
 	ENotFound     = "not_found"    // → 404
+	ERejected     = "rejected"     // authentic in form but never acceptable (stale, replayed): do not retry → 406
 	EInternal     = "internal"     // a bug → 500
 )
 

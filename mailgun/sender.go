@@ -84,6 +84,9 @@ func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
 	if err := msg.AddVariable("hogpipe-event-id", m.EventID); err != nil {
 		return "", &outbox.SendError{Permanent: true, Err: err}
 	}
+	for k, v := range m.Headers {
+		msg.AddHeader(k, v) // sent as h:<name> form fields
+	}
 	var ra retryAfter
 	_, id, err := s.client.Send(context.WithValue(ctx, retryAfterKey{}, &ra), msg)
 	if err != nil {

@@ -21,6 +21,9 @@ import (
 type Store interface {
 	ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error)
 	FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error)
+	// SuppressionOf tells whether the recipient was suppressed after the
+	// email was queued (nil: not suppressed).
+	SuppressionOf(ctx context.Context, addr string) (*hogpipe.Suppression, error)
 }
 
 // Message is one email as a Sender gets it.
@@ -29,6 +32,8 @@ type Message struct {
 	// EventID goes with the message (as v:hogpipe-event-id in Mailgun) so
 	// a duplicate can be traced to its event.
 	EventID string
+	// Headers are extra MIME headers (List-Unsubscribe, Reply-To).
+	Headers map[string]string
 }
 
 // Sender delivers a message and returns the provider's message id.
@@ -57,6 +62,19 @@ type Config struct {
 	Poll        time.Duration // how often to look for due retries [500ms]
 	From        string
 	Templates   *Templates
+	// Unsubscribe, when set, puts one-click unsubscribe headers and a
+	// footer link into every email.
+	Unsubscribe *Unsubscribe
+	// ReplyTo, when set, is the Reply-To header.
+	ReplyTo string
+}
+
+// Unsubscribe makes a recipient's unsubscribe links.
+type Unsubscribe struct {
+	// URL returns the https page for a recipient and email kind.
+	URL func(to, kind string) string
+	// Mailto, when set, is offered as a second List-Unsubscribe target.
+	Mailto string
 }
 
 // Worker runs the sends. A nil Sender is dry-run: emails are rendered and
@@ -192,17 +210,61 @@ func (w *Worker) logOutcome(it hogpipe.OutboxItem, out hogpipe.EmailOutcome) {
 	}
 }
 
+// Render makes the message a claimed email becomes (also for previews of
+// dry-run emails).
+func (w *Worker) Render(it hogpipe.OutboxItem) (Message, error) {
+	d := dataFor(it)
+	m := Message{From: w.cfg.From, To: it.Email.Recipient, EventID: it.Email.EventID, Headers: map[string]string{}}
+	if u := w.cfg.Unsubscribe; u != nil {
+		d.UnsubscribeURL = u.URL(it.Email.Recipient, it.Email.Template)
+		// RFC 2369 and RFC 8058: the https target is what one-click
+		// receivers (Gmail, Yahoo) POST to; mailto is for the rest.
+		v := "<" + d.UnsubscribeURL + ">"
+		if u.Mailto != "" {
+			v += ", <mailto:" + u.Mailto + "?subject=unsubscribe>"
+		}
+		m.Headers["List-Unsubscribe"] = v
+		m.Headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+	}
+	if w.cfg.ReplyTo != "" {
+		m.Headers["Reply-To"] = w.cfg.ReplyTo
+	}
+	var err error
+	m.Subject, m.Text, m.HTML, err = w.cfg.Templates.Render(d)
+	return m, err
+}
+
+// suppressedNow re-checks the suppression list just before a send: the
+// recipient may have unsubscribed, bounced or complained since the email
+// was queued. A store error lets the send go ahead (the list was checked
+// at queueing); it is logged.
+func (w *Worker) suppressedNow(it hogpipe.OutboxItem) *hogpipe.Suppression {
+	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
+	defer cancel()
+	sp, err := w.store.SuppressionOf(ctx, it.Email.Recipient)
+	if err != nil {
+		w.log.Warn("email outbox: cannot re-check the suppression list; sending", "email", it.Email.ID, "err", err)
+		return nil
+	}
+	return sp
+}
+
 func (w *Worker) attempt(it hogpipe.OutboxItem) hogpipe.EmailOutcome {
-	subject, text, html, err := w.cfg.Templates.Render(dataFor(it))
+	msg, err := w.Render(it)
+	subject := msg.Subject
 	if err != nil {
 		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, LastError: err.Error()}
 	}
 	if w.sender == nil {
 		return hogpipe.EmailOutcome{State: hogpipe.EmailDryRun, Subject: subject}
 	}
+	if sp := w.suppressedNow(it); sp != nil {
+		return hogpipe.EmailOutcome{State: hogpipe.EmailSuppressed, Subject: subject,
+			LastError: fmt.Sprintf("not sent: recipient put on the suppression list (%s, %s) after the email was queued", sp.Reason, sp.Source)}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 	defer cancel()
-	id, err := w.sender.Send(ctx, Message{From: w.cfg.From, To: it.Email.Recipient, Subject: subject, Text: text, HTML: html, EventID: it.Email.EventID})
+	id, err := w.sender.Send(ctx, msg)
 	if err == nil {
 		return hogpipe.EmailOutcome{State: hogpipe.EmailSent, MessageID: id, Subject: subject}
 	}

@@ -12,7 +12,9 @@ import (
 )
 
 // The default templates. They see TemplateData: {{.To}}, {{.Event.Name}},
-// {{.Event.Properties.feature}}, {{.Person.email}} and so on.
+// {{.Event.Properties.feature}}, {{.Person.email}}, {{.UnsubscribeURL}} and
+// so on. Marketing email must offer a way out: the footer links to the
+// one-click unsubscribe page.
 const (
 	DefaultSubject = `You just used {{or .Event.Properties.feature "a new feature"}} — here is what else it can do`
 	DefaultText    = `Hi{{with .Person.name}} {{.}}{{end}},
@@ -24,7 +26,10 @@ Thanks for trying {{or .Event.Properties.feature "our new feature"}}. Here are t
   3. Reply to this email with anything that got in your way: a person reads every reply.
 
 The team
-`
+{{with .UnsubscribeURL}}
+--
+You get this email because you used our app. To stop these emails: {{.}}
+{{end}}`
 	DefaultHTML = `<!doctype html>
 <html><body style="font-family: system-ui, sans-serif; line-height: 1.5">
 <p>Hi{{with .Person.name}} {{.}}{{end}},</p>
@@ -35,6 +40,8 @@ The team
   <li>Reply to this email with anything that got in your way: a person reads every reply.</li>
 </ol>
 <p>The team</p>
+{{with .UnsubscribeURL}}<p style="font-size: 12px; color: #666">You get this email because you used our app.
+<a href="{{.}}" id="unsubscribe">Unsubscribe</a> from these emails.</p>{{end}}
 </body></html>
 `
 )
@@ -44,6 +51,9 @@ type TemplateData struct {
 	To     string
 	Event  TemplateEvent
 	Person map[string]any
+	// UnsubscribeURL is the recipient's one-click unsubscribe page; ""
+	// when unsubscribe handling is off.
+	UnsubscribeURL string
 }
 
 // TemplateEvent is the event as templates see it.
@@ -86,7 +96,7 @@ func ParseTemplates(subject, text, html string) (*Templates, error) {
 	if t.html, err = htmltemplate.New("html").Parse(html); err != nil {
 		return nil, fmt.Errorf("HTML template: %w", err)
 	}
-	sample := TemplateData{To: "ada@example.com", Person: map[string]any{"email": "ada@example.com"},
+	sample := TemplateData{To: "ada@example.com", UnsubscribeURL: "https://hogpipe.example.com/unsubscribe/sample", Person: map[string]any{"email": "ada@example.com"},
 		Event: TemplateEvent{ID: "sample", Name: hogpipe.EventFeatureUsed, Properties: map[string]any{"feature": "export"}}}
 	if _, _, _, err := t.Render(sample); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -89,7 +90,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			attrs := []slog.Attr{
 				slog.String("request_id", ri.id),
 				slog.String("method", r.Method),
-				slog.String("path", r.URL.Path),
+				slog.String("path", logPath(r.URL.Path)),
 				slog.Int("status", sw.status),
 				slog.Int("bytes", sw.bytes),
 				slog.Duration("took", time.Since(start)),
@@ -101,4 +102,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// logPath keeps recipients out of the log: an unsubscribe token carries
+// the address (base64, readable by anyone).
+func logPath(p string) string {
+	if strings.HasPrefix(p, "/unsubscribe/") {
+		return "/unsubscribe/…"
+	}
+	return p
 }

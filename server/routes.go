@@ -43,6 +43,9 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "GET", "/api/training-stats", admin(s.handleTrainingStats()))
 	s.handle(mux, "GET", "/api/emails", admin(s.handleEmails()))
 	s.handle(mux, "POST", "/api/emails/replay", admin(s.handleReplayEmails()))
+	// Unsubscribe links, Mailgun's event webhooks, the suppression list,
+	// one email with its history and its preview: listed in feedback.go.
+	s.feedbackRoutes(mux, admin)
 
 	if s.metrics != nil {
 		s.handle(mux, "GET", "/metrics", admin(s.metrics.Handler()))

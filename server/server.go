@@ -29,6 +29,14 @@ type Store interface {
 	ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error)
 	EmailForEvent(ctx context.Context, id string) (*hogpipe.Email, error)
 	EmailCounts(ctx context.Context) (map[string]int64, error)
+
+	// Suppression list, delivery events and one email (feedback.go).
+	Email(ctx context.Context, id int64) (*hogpipe.Email, error)
+	AddSuppressions(ctx context.Context, list []hogpipe.Suppression) (int, error)
+	RemoveSuppression(ctx context.Context, addr string) (bool, error)
+	ListSuppressions(ctx context.Context, reason hogpipe.SuppressionReason, limit int) ([]hogpipe.Suppression, error)
+	SuppressionCounts(ctx context.Context) (map[string]int64, error)
+	RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, now time.Time, tokenTTL time.Duration) (hogpipe.DeliveryResult, error)
 }
 
 // Mirror is the training file mirror, for its position.
@@ -44,6 +52,8 @@ type Config struct {
 	// CaptureTokens are the project tokens capture requests may carry.
 	CaptureTokens []string
 	Security      Security
+	// Feedback: unsubscribe links, Mailgun's event webhooks, previews.
+	Feedback Feedback
 }
 
 // Deps are what the server is built from.

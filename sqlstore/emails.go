@@ -29,6 +29,16 @@ func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error 
 		if err := t.lockRecipient(to); err != nil {
 			return fmt.Errorf("lock recipient: %w", err)
 		}
+		if why, err := t.suppressionReason(to); err != nil {
+			return err
+		} else if why != "" {
+			state, reason = hogpipe.EmailSuppressed, why
+			break
+		}
+		if why := consentReason(e, policy); why != "" {
+			state, reason = hogpipe.EmailNoConsent, why
+			break
+		}
 		var prior int64
 		since := hogpipe.FormatTime(e.ReceivedAt.Add(-policy.CapWindow))
 		err := t.QueryRow(`SELECT id FROM emails WHERE recipient = ? AND template = ? AND created_at >= ?

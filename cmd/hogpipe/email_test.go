@@ -17,6 +17,7 @@ func mailEnv(mg *mailguntest.Server, extra ...string) map[string]string {
 		"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL,
 		"MAIL_FROM": "Team <team@" + mg.Domain + ">", "HOGPIPE_EMAIL_BACKOFF": "20ms",
 		"HOGPIPE_EMAIL_TIMEOUT": "750ms", "HOGPIPE_EMAIL_MAX_ATTEMPTS": "3",
+		"HOGPIPE_PUBLIC_URL": testPublicURL,
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		env[extra[i]] = extra[i+1]

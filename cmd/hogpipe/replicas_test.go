@@ -37,7 +37,7 @@ func replicaRun(t *testing.T, kill bool) {
 	defer mg.Close()
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
+	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
 		"HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s"}
 	var reps []*child
 	for i := range 3 {

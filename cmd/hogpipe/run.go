@@ -54,6 +54,7 @@ func commands() []command {
 		{"stats", "Show training examples per failure reason, per day, and the most frequent prompts.", runStats},
 		{"rebuild-training-file", "Render the training examples again (new redaction rules) and rewrite the file atomically.", runRebuild},
 		{"replay", "Queue failed emails again: hogpipe replay emails --state failed.", runReplay},
+		{"suppressions", suppressionsSummary, runSuppressions},
 		{"backup", "Copy the SQLite database while hogpipe runs: hogpipe backup -o FILE.", runBackup},
 		{"bench", "Measure ingest throughput and latency against a no-op baseline.", runBench},
 		{"version", "Print the version.", runVersion},

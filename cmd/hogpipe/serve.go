@@ -31,6 +31,7 @@ type serveConfig struct {
 	commitLinger  time.Duration
 	commitTimeout time.Duration
 	email         emailConfig
+	feedback      feedbackConfig
 	security      securityConfig
 	training      trainingConfig
 }
@@ -51,6 +52,7 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
+	addFeedbackFlags(fs, &c.feedback)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
@@ -97,6 +99,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
+	if err := c.feedback.check(emailSetup); err != nil {
+		return err
+	}
 
 	mets := metrics.New()
 	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout}
@@ -141,7 +146,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
 		}
 	}
+	fb, err := c.feedback.build(ctx, store, c.dataDir, emailSetup, log)
+	if err != nil {
+		stopMirror()
+		<-mirrorDone
+		return err
+	}
 	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
+	fb.server.Preview = previewer(store, worker)
 	worker.OnOutcome = mets.EmailOutcome
 	store.OnEmailQueued(worker.Notify)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -155,7 +167,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return errors.Join(werr, <-mirrorDone)
 	}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, server.Deps{
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server}, server.Deps{
 		Store: store, Mirror: mirror, Metrics: mets, Log: log,
 		Ready: []func(context.Context) error{
 			func(context.Context) error { return running(&mirror.running, "training file mirror") },
@@ -176,7 +188,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		stopBackground()
 		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
 	}
-	fmt.Fprintf(env.stdout, "hogpipe listening on http://%s\n", displayAddr(ln.Addr()))
+	self := "http://" + displayAddr(ln.Addr())
+	fb.base.Store(&self)
+	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
 	fmt.Fprintln(env.stdout, emailSetup.describe)
 	for _, n := range notices {

@@ -2,6 +2,9 @@
 // tests: it checks a request the way Mailgun does (basic auth api:KEY, the
 // /v3/<domain>/messages path, the multipart form fields) and can be told to
 // fail: 5xx, 429 with Retry-After, slow answers, 400 with an error body.
+// It also serves the domain's suppression lists (unsubscribes, bounces,
+// complaints, paged as Mailgun pages them) and sends signed event webhooks
+// (see events.go).
 package mailguntest
 
 import (
@@ -19,6 +22,8 @@ import (
 type Message struct {
 	ID, From, To, Subject, Text, HTML string
 	Vars                              map[string]string
+	// Headers are the h:<name> fields: extra MIME headers.
+	Headers map[string]string
 }
 
 // Response is a scripted answer. Zero Status means "accept".
@@ -40,13 +45,17 @@ type Server struct {
 	messages []Message
 	requests int
 	seq      int
+	lists    map[string][]map[string]any // unsubscribes, bounces, complaints
 }
 
 // New starts a server that accepts messages for domain with key.
 func New(apiKey, domain string) *Server {
-	s := &Server{APIKey: apiKey, Domain: domain}
+	s := &Server{APIKey: apiKey, Domain: domain, lists: map[string][]map[string]any{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v3/{domain}/messages", s.messagesHandler)
+	for _, l := range []string{"unsubscribes", "bounces", "complaints"} {
+		mux.HandleFunc("GET /v3/{domain}/"+l, s.listHandler(l))
+	}
 	s.Server = httptest.NewServer(mux)
 	return s
 }
@@ -152,11 +161,19 @@ func (s *Server) messagesHandler(w http.ResponseWriter, r *http.Request) {
 		writeMailgun(w, http.StatusBadRequest, map[string]string{"message": "Need at least one of 'text', 'html', 'amp-html' or 'template' parameters specified"})
 		return
 	}
-	m := Message{From: get("from"), To: get("to"), Subject: get("subject"), Text: get("text"), HTML: get("html"), Vars: map[string]string{}}
+	m := Message{From: get("from"), To: get("to"), Subject: get("subject"), Text: get("text"), HTML: get("html"),
+		Vars: map[string]string{}, Headers: map[string]string{}}
 	for k, v := range f {
 		if name, ok := strings.CutPrefix(k, "v:"); ok && len(v) > 0 {
 			m.Vars[name] = v[0]
 		}
+		if name, ok := strings.CutPrefix(k, "h:"); ok && len(v) > 0 {
+			m.Headers[http.CanonicalHeaderKey(name)] = v[0]
+		}
+	}
+	if msg := checkUnsubscribeHeaders(m.Headers); msg != "" {
+		writeMailgun(w, http.StatusBadRequest, map[string]string{"message": msg})
+		return
 	}
 	s.mu.Lock()
 	s.seq++

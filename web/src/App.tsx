@@ -2,6 +2,7 @@ import { useEffect, useState } from 'react'
 import { api } from './api'
 import { PostHogDemo, type Capturer } from './components/PostHogDemo'
 import { Dashboard } from './components/Dashboard'
+import { EmailPanel } from './components/EmailPanel'
 import { cloudMode, initPostHog, type Mode } from './posthog'
 
 // App picks the posthog-js mode, initialises it once and lays out the demo
@@ -37,6 +38,9 @@ export function App() {
       <div className="grid gap-4 md:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
         {client ? <PostHogDemo client={client} lookup={api.event} /> : <div />}
         <Dashboard />
+      </div>
+      <div className="mt-4">
+        <EmailPanel />
       </div>
     </main>
   )

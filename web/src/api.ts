@@ -52,7 +52,7 @@ function headers(): HeadersInit {
   return t ? { Accept: 'application/json', Authorization: `Bearer ${t}` } : { Accept: 'application/json' }
 }
 
-async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
+export async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(path, { signal, headers: headers() })
   if (res.status === 401) throw new AuthError('admin token required')
   if (!res.ok) throw new Error(`${path}: ${res.status}`)
