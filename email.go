@@ -129,6 +129,30 @@ func validState(s string) bool {
 	return false
 }
 
+// CheckReplay says whether emails in state may be queued again. Replay is
+// for emails that did not go out: failed and retrying ones. Re-sending what
+// was already sent (or rendered in dry-run) needs force, which only the
+// command line offers, never the HTTP API: a replay of "sent" mails every
+// recipient again. Suppressed and skipped emails are never replayed, force
+// or not: the frequency cap and the sending policy held them back, and a
+// replay must not be a way around either.
+func CheckReplay(state EmailState, force bool) error {
+	switch state {
+	case EmailFailed, EmailRetrying:
+		return nil
+	case EmailSent, EmailDryRun:
+		if force {
+			return nil
+		}
+		return FieldError("state", "%s emails were already sent or rendered; replaying them mails every recipient again, "+
+			"so only the command line allows it, with --force", state)
+	case EmailSuppressed, EmailSkipped:
+		return FieldError("state", "%s emails are never replayed: the frequency cap or the sending policy held them back", state)
+	default:
+		return FieldError("state", "%s emails are already being worked on; replay takes failed or retrying", state)
+	}
+}
+
 // ParseEmailState checks a state name from a user.
 func ParseEmailState(s string) (EmailState, error) {
 	if !validState(s) {

@@ -172,10 +172,11 @@ func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error
 }
 
 // ReplayEmails requeues every email in state (failed, usually) with a fresh
-// set of attempts, and returns how many.
-func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error) {
-	if state == hogpipe.EmailSending || state == hogpipe.EmailQueued {
-		return 0, hogpipe.FieldError("state", "%s emails are already being worked on", state)
+// set of attempts, and returns how many. hogpipe.CheckReplay says which
+// states may be replayed, and which only with force.
+func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time, force bool) (int64, error) {
+	if err := hogpipe.CheckReplay(state, force); err != nil {
+		return 0, err
 	}
 	var n int64
 	err := s.write(ctx, func(t *txn) error {

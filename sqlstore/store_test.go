@@ -246,7 +246,7 @@ func TestStoreEmailOutbox(t *testing.T) {
 				t.Fatalf("finish: %v %v", ok, err)
 			}
 		}
-		if n, _ := a.ReplayEmails(ctx, hogpipe.EmailFailed, later); n != 2 {
+		if n, _ := a.ReplayEmails(ctx, hogpipe.EmailFailed, later, false); n != 2 {
 			t.Errorf("replayed %d", n)
 		}
 		counts, _ := a.EmailCounts(ctx)
