@@ -14,7 +14,10 @@ const (
 	EUnauthorized = "unauthorized" // missing or wrong credentials → 401
 	EUnavailable  = "unavailable"  // transient: the caller should retry → 503
 	ENotFound     = "not_found"    // → 404
-	EInternal     = "internal"     // a bug → 500
+	// EUnsupportedMedia: a body type a cross-site form could send, where
+	// hogpipe wants one only a same-origin script can → 415.
+	EUnsupportedMedia = "unsupported_media_type"
+	EInternal         = "internal" // a bug → 500
 )
 
 // Error is an error a caller can act on: a code, a human message and, where

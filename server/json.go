@@ -38,6 +38,8 @@ func statusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case hogpipe.ENotFound:
 		return http.StatusNotFound
+	case hogpipe.EUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }
