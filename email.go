@@ -17,10 +17,14 @@ const (
 	EmailSkipped    EmailState = "skipped"    // nothing to send (no address)
 	EmailSuppressed EmailState = "suppressed" // frequency cap: the recipient had this email recently
 	EmailDryRun     EmailState = "dry_run"    // rendered, not sent: Mailgun is not configured
+	// EmailDeferred: a send budget (per hour, in all or per recipient
+	// domain) is spent; next_attempt_at says when it frees up. Like a 429:
+	// the email waits, it is never dropped.
+	EmailDeferred EmailState = "deferred"
 )
 
 // EmailStates lists every state, for validation and help texts.
-var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun}
+var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun, EmailDeferred}
 
 // Email is one row of the outbox: at most one per event.
 type Email struct {
@@ -44,7 +48,30 @@ type EmailPolicy struct {
 	// Events are the event names that become emails.
 	Events []string
 	// CapWindow: at most one email per recipient and template within it.
+	// Recipients are compared by NormalizeAddress.
 	CapWindow time.Duration
+	// SendsPerHour and DomainSendsPerHour are the send budgets: at most so
+	// many emails handed to the provider within any hour, in all and per
+	// recipient domain (0: no limit). Past them emails are deferred.
+	SendsPerHour, DomainSendsPerHour int
+	// FromUntrusted lets events that are not Trusted (capture from another
+	// machine, unauthenticated webhooks under --insecure) trigger a real
+	// send. Off by default: the capture token is public, so anyone could
+	// otherwise pick recipients and mail them from the operator's domain.
+	FromUntrusted bool
+}
+
+// UntrustedReason is why an email for an untrusted event was not sent.
+const UntrustedReason = "not sent: the event came from an unauthenticated client on another machine " +
+	"(capture with the public token, or an --insecure webhook); set --email-from-capture to allow"
+
+// RecipientDomain is the domain part of a normalized address, the key of
+// the per-domain send budget.
+func RecipientDomain(key string) string {
+	if at := strings.LastIndexByte(key, '@'); at >= 0 {
+		return key[at+1:]
+	}
+	return ""
 }
 
 // Wants tells whether an event name feeds the email destination.

@@ -72,3 +72,12 @@ func errNotPreflighted() error {
 		"send Content-Type: application/json (or an X-Requested-With header): without a credential, "+
 			"hogpipe only takes requests a page of another site cannot send")
 }
+
+// trusted tells whether events in r may trigger real emails: they came
+// from this machine (not cross-site), or through a webhook that passed
+// authentication (a webhook reaches ingest only after authorizeWebhook, so
+// with a credential configured it presented one). Capture from elsewhere
+// and --insecure webhooks are not trusted: anyone can send them.
+func (s *Server) trusted(r *http.Request, source hogpipe.Source) bool {
+	return isLocal(r) || (source == hogpipe.SourceWebhook && s.cfg.Security.WebhookAuthConfigured())
+}

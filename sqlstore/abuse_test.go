@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,6 +174,182 @@ func TestStoreTrainingStatsMatchRecount(t *testing.T) {
 		a.TrainingStats(ctx, 10)
 		if again, _, _ := a.CommitStats(); again != commits {
 			t.Errorf("a poll with no new examples wrote %d transactions", again-commits)
+		}
+	})
+}
+
+func emailStates(t *testing.T, s *Store, ids ...string) []hogpipe.EmailState {
+	t.Helper()
+	var out []hogpipe.EmailState
+	for _, id := range ids {
+		m, err := s.EmailForEvent(context.Background(), id)
+		if err != nil || m == nil {
+			t.Fatalf("email of %s: %v %v", id, m, err)
+		}
+		out = append(out, m.State)
+	}
+	return out
+}
+
+// The frequency cap keys on the normalized address: case variants of one
+// address (and a trailing dot on its domain) get one email. Before the fix
+// each variant got its own. Rows a previous release wrote (no key) still
+// count, by their exact address.
+func TestStoreCapKeysOnNormalizedAddress(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}, CapWindow: time.Hour}
+		s := open(Options{Email: pol})
+		ctx := context.Background()
+		variants := []string{"Victim@Example.org", "VICTIM@example.org", "victim@EXAMPLE.org", " victim@example.org. ", "vIcTiM@eXaMpLe.OrG"}
+		var ids []string
+		for i, v := range variants {
+			id := fmt.Sprintf("cv%d", i)
+			ids = append(ids, id)
+			// One event per request, as an attacker would send them.
+			if _, err := s.Ingest(ctx, []hogpipe.Event{fuTo(id, v)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := emailStates(t, s, ids...)
+		if got[0] != hogpipe.EmailQueued {
+			t.Fatalf("first variant: %s", got[0])
+		}
+		for i, st := range got[1:] {
+			if st != hogpipe.EmailSuppressed {
+				t.Errorf("%q: %s, want suppressed", variants[i+1], st)
+			}
+		}
+		// A different address is not held back.
+		s.Ingest(ctx, []hogpipe.Event{fuTo("other", "victim2@example.org")})
+		if st := emailStates(t, s, "other"); st[0] != hogpipe.EmailQueued {
+			t.Errorf("another address: %s", st[0])
+		}
+		// A row from the previous release: no recipient_key.
+		now := hogpipe.FormatTime(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+		if err := s.write(ctx, func(tx *txn) error {
+			_, err := tx.Exec(`INSERT INTO emails (event_uuid, state, recipient, template, reason, created_at, updated_at)
+				VALUES ('old-release', 'sent', 'legacy@example.org', 'feature_used', '', ?, ?)`, now, now)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		s.Ingest(ctx, []hogpipe.Event{fuTo("after-old", "legacy@example.org")})
+		if st := emailStates(t, s, "after-old"); st[0] != hogpipe.EmailSuppressed {
+			t.Errorf("a previous release's email did not count for the cap: %s", st[0])
+		}
+	})
+}
+
+// Events from untrusted clients (capture from another machine) do not
+// trigger a real email unless the policy allows it; the row says why.
+func TestStoreUntrustedEventsSendNothing(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}, CapWindow: time.Hour}
+		s := open(Options{Email: pol})
+		ctx := context.Background()
+		e := fuTo("remote", "someone@example.org")
+		e.Trusted, e.Source = false, hogpipe.SourceCapture
+		s.Ingest(ctx, []hogpipe.Event{e})
+		m, _ := s.EmailForEvent(ctx, "remote")
+		if m.State != hogpipe.EmailSkipped || m.Reason != hogpipe.UntrustedReason {
+			t.Fatalf("untrusted event: %s %q", m.State, m.Reason)
+		}
+		// It holds nothing back: a trusted event to the same address is sent.
+		s.Ingest(ctx, []hogpipe.Event{fuTo("trusted", "someone@example.org")})
+		if st := emailStates(t, s, "trusted"); st[0] != hogpipe.EmailQueued {
+			t.Errorf("trusted after untrusted: %s", st[0])
+		}
+		if items, _ := s.ClaimEmails(ctx, time.Now(), 10, time.Minute); len(items) != 1 || items[0].Email.EventID != "trusted" {
+			t.Errorf("claimed %+v", items)
+		}
+		pol.FromUntrusted = true
+		e.UUID = "remote-allowed"
+		s.Ingest(ctx, []hogpipe.Event{e})
+		if st := emailStates(t, s, "remote-allowed"); st[0] != hogpipe.EmailSuppressed {
+			t.Errorf("with FromUntrusted: %s, want it to go through (to the cap)", st[0])
+		}
+	})
+}
+
+// The send budgets defer what is over them (state deferred, next attempt
+// when the window frees a slot) and send it later: nothing is lost, and no
+// hour sees more sends than the budgets allow.
+func TestStoreSendBudgetsDeferAndLaterSend(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}, CapWindow: time.Hour,
+			SendsPerHour: 5, DomainSendsPerHour: 2}
+		s := open(Options{Email: pol})
+		ctx := context.Background()
+		var evs []hogpipe.Event
+		want := map[string]bool{}
+		for i := range 9 {
+			domain := []string{"a.example", "B.example", "c.example"}[i%3]
+			id := fmt.Sprintf("b%d", i)
+			evs = append(evs, fuTo(id, fmt.Sprintf("u%d@%s", i, domain)))
+			want[id] = true
+		}
+		if _, err := s.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		sent := map[string]time.Time{}
+		perDomain := map[string][]time.Time{}
+		for step := 0; step < 12 && len(sent) < len(want); step++ {
+			now := start.Add(time.Duration(step) * 20 * time.Minute)
+			items, err := s.ClaimEmails(ctx, now, 100, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, it := range items {
+				if _, dup := sent[it.Email.EventID]; dup {
+					t.Fatalf("%s sent twice", it.Email.EventID)
+				}
+				sent[it.Email.EventID] = now
+				d := hogpipe.RecipientDomain(hogpipe.NormalizeAddress(it.Email.Recipient))
+				perDomain[d] = append(perDomain[d], now)
+				s.FinishEmail(ctx, it.Email, hogpipe.EmailOutcome{State: hogpipe.EmailSent, At: now})
+			}
+			if step == 0 {
+				if len(items) != 5 {
+					t.Fatalf("first claim took %d, want the global budget of 5", len(items))
+				}
+				deferred, _ := s.ListEmails(ctx, hogpipe.EmailDeferred, 100)
+				if len(deferred) != 4 || deferred[0].NextAttemptAt == nil || !deferred[0].NextAttemptAt.After(now.Add(59*time.Minute)) ||
+					!strings.Contains(deferred[0].Reason, "send budget") {
+					t.Fatalf("deferred after the first claim: %+v", deferred)
+				}
+			}
+		}
+		if len(sent) != len(want) {
+			t.Fatalf("sent %d of %d: %v", len(sent), len(want), sent)
+		}
+		// No hour-long window holds more than the budgets allow.
+		within := func(ts []time.Time, at time.Time) int {
+			n := 0
+			for _, x := range ts {
+				if !x.Before(at) && x.Before(at.Add(time.Hour)) {
+					n++
+				}
+			}
+			return n
+		}
+		var all []time.Time
+		for _, at := range sent {
+			all = append(all, at)
+		}
+		for _, at := range all {
+			if n := within(all, at); n > pol.SendsPerHour {
+				t.Errorf("%d sends in the hour from %v", n, at.Sub(start))
+			}
+			for d, ts := range perDomain {
+				if n := within(ts, at); n > pol.DomainSendsPerHour {
+					t.Errorf("%d sends to %s in the hour from %v", n, d, at.Sub(start))
+				}
+			}
+		}
+		counts, _ := s.EmailCounts(ctx)
+		if counts["sent"] != 9 || counts["deferred"] != 0 {
+			t.Errorf("counts %v", counts)
 		}
 	})
 }
