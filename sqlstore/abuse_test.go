@@ -130,6 +130,24 @@ func TestStoreTrainingStatsMatchRecount(t *testing.T) {
 		ctx := context.Background()
 		rng := rand.New(rand.NewPCG(1, 2))
 		reasons := []string{"Timeout", "rate_limit", "content_filter", "OOM", "unknown"}
+		// A dashboard on the other replica polls all along, folding
+		// concurrently with the ingest and with the polls below.
+		stop := make(chan struct{})
+		polled := make(chan error, 1)
+		go func() {
+			for {
+				select {
+				case <-stop:
+					polled <- nil
+					return
+				default:
+				}
+				if _, err := b.TrainingStats(ctx, 10); err != nil {
+					polled <- err
+					return
+				}
+			}
+		}()
 		seq := 0
 		for round := range 40 {
 			batch := make([]hogpipe.Event, 1+rng.IntN(150))
@@ -156,6 +174,10 @@ func TestStoreTrainingStatsMatchRecount(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+		}
+		close(stop)
+		if err := <-polled; err != nil {
+			t.Fatal(err)
 		}
 		for _, s := range []*Store{a, b} {
 			got, err := s.TrainingStats(ctx, 10)
