@@ -375,3 +375,37 @@ func TestStoreSendBudgetsDeferAndLaterSend(t *testing.T) {
 		}
 	})
 }
+
+// After examples are rewritten (new redaction rules), the counters are
+// recounted: the statistics show the new prompts and match a recount.
+func TestStoreTrainingStatsAfterRewrite(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		ctx := context.Background()
+		hide := &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
+			return strings.ReplaceAll(s, "ada@example.com", "[EMAIL]"), []string{"email"}
+		}}
+		s := open(Options{Training: hide})
+		var evs []hogpipe.Event
+		for i := range 30 {
+			evs = append(evs, ev(fmt.Sprintf("rw%d", i), hogpipe.EventGenerationFailed,
+				map[string]any{"input_prompt": fmt.Sprintf("mail ada@example.com %d", i%4), "failure_reason": "Timeout"}))
+		}
+		if _, err := s.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := s.TrainingStats(ctx, 2)
+		if len(before.TopPrompts) == 0 || !strings.Contains(before.TopPrompts[0].Key, "[EMAIL]") {
+			t.Fatalf("before: %+v", before)
+		}
+		if _, err := s.RewriteExamples(ctx, &hogpipe.TrainingPolicy{}); err != nil {
+			t.Fatal(err)
+		}
+		after, err := s.TrainingStats(ctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := recountTrainingStats(t, s, 2); !reflect.DeepEqual(after, want) || !strings.Contains(after.TopPrompts[0].Key, "ada@example.com") {
+			t.Fatalf("after the rewrite:\ngot  %+v\nwant %+v", after, want)
+		}
+	})
+}
