@@ -21,11 +21,15 @@ const (
 	EmailDelivered  EmailState = "delivered"  // Mailgun reported delivery to the recipient's server
 	EmailBounced    EmailState = "bounced"    // Mailgun reported a permanent failure; the address is suppressed
 	EmailComplained EmailState = "complained" // the recipient marked it as spam; the address is suppressed
+	// EmailDeferred: a send budget (per hour, in all or per recipient
+	// domain) is spent; next_attempt_at says when it frees up. Like a 429:
+	// the email waits, it is never dropped.
+	EmailDeferred EmailState = "deferred"
 )
 
 // EmailStates lists every state, for validation and help texts.
 var EmailStates = []EmailState{EmailQueued, EmailSending, EmailSent, EmailRetrying, EmailFailed, EmailSkipped, EmailSuppressed, EmailDryRun,
-	EmailNoConsent, EmailDelivered, EmailBounced, EmailComplained}
+	EmailNoConsent, EmailDelivered, EmailBounced, EmailComplained, EmailDeferred}
 
 // Email is one row of the outbox: at most one per event.
 type Email struct {
@@ -56,10 +60,33 @@ type EmailPolicy struct {
 	// Events are the event names that become emails.
 	Events []string
 	// CapWindow: at most one email per recipient and template within it.
+	// Recipients are compared by NormalizeAddress.
 	CapWindow time.Duration
 	// RequireConsent, when set, names the person property that must be
 	// true for an email to be sent (else the email is no_consent).
 	RequireConsent string
+	// SendsPerHour and DomainSendsPerHour are the send budgets: at most so
+	// many emails handed to the provider within any hour, in all and per
+	// recipient domain (0: no limit). Past them emails are deferred.
+	SendsPerHour, DomainSendsPerHour int
+	// FromUntrusted lets events that are not Trusted (capture from another
+	// machine, unauthenticated webhooks under --insecure) trigger a real
+	// send. Off by default: the capture token is public, so anyone could
+	// otherwise pick recipients and mail them from the operator's domain.
+	FromUntrusted bool
+}
+
+// UntrustedReason is why an email for an untrusted event was not sent.
+const UntrustedReason = "not sent: the event came from an unauthenticated client on another machine " +
+	"(capture with the public token, or an --insecure webhook); set --email-from-capture to allow"
+
+// RecipientDomain is the domain part of a normalized address, the key of
+// the per-domain send budget.
+func RecipientDomain(key string) string {
+	if at := strings.LastIndexByte(key, '@'); at >= 0 {
+		return key[at+1:]
+	}
+	return ""
 }
 
 // Wants tells whether an event name feeds the email destination.
@@ -142,6 +169,32 @@ func validState(s string) bool {
 		}
 	}
 	return false
+}
+
+// CheckReplay says whether emails in state may be queued again. Replay is
+// for emails that did not go out: failed and retrying ones. Re-sending what
+// was already sent (or rendered in dry-run) needs force, which only the
+// command line offers, never the HTTP API: a replay of "sent" mails every
+// recipient again. Suppressed and skipped emails are never replayed, force
+// or not: the frequency cap and the sending policy held them back, and a
+// replay must not be a way around either.
+func CheckReplay(state EmailState, force bool) error {
+	switch state {
+	case EmailFailed, EmailRetrying:
+		return nil
+	case EmailSent, EmailDryRun, EmailDelivered:
+		if force {
+			return nil
+		}
+		return FieldError("state", "%s emails were already sent or rendered; replaying them mails every recipient again, "+
+			"so only the command line allows it, with --force", state)
+	case EmailSuppressed, EmailSkipped, EmailNoConsent:
+		return FieldError("state", "%s emails are never replayed: the suppression list, the frequency cap, consent or the sending policy held them back", state)
+	case EmailBounced, EmailComplained:
+		return FieldError("state", "%s emails are never replayed: the recipient's server refused them or the recipient reported spam, and the address is suppressed", state)
+	default:
+		return FieldError("state", "%s emails are already being worked on; replay takes failed or retrying", state)
+	}
 }
 
 // ParseEmailState checks a state name from a user.

@@ -15,7 +15,10 @@ const (
 	EUnavailable  = "unavailable"  // transient: the caller should retry → 503
 	ENotFound     = "not_found"    // → 404
 	ERejected     = "rejected"     // authentic in form but never acceptable (stale, replayed): do not retry → 406
-	EInternal     = "internal"     // a bug → 500
+	// EUnsupportedMedia: a body type a cross-site form could send, where
+	// hogpipe wants one only a same-origin script can → 415.
+	EUnsupportedMedia = "unsupported_media_type"
+	EInternal         = "internal" // a bug → 500
 )
 
 // Error is an error a caller can act on: a code, a human message and, where

@@ -42,6 +42,10 @@ type Event struct {
 	Set, SetOnce map[string]any
 	// AnonDistinctID is the anonymous id an $identify event merges in.
 	AnonDistinctID string
+	// Trusted: the event came through an authenticated webhook or from
+	// this machine (not cross-site). Only trusted events trigger real
+	// emails unless EmailPolicy.FromUntrusted. Not stored.
+	Trusted bool
 }
 
 // PropString returns a string property, or "" when absent or not a string.

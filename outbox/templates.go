@@ -7,6 +7,8 @@ import (
 	"strings"
 	texttemplate "text/template"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hogpipe/hogpipe"
 )
@@ -126,19 +128,84 @@ func (t *Templates) Render(d TemplateData) (subject, text, html string, err erro
 	return subject, text, b.String(), nil
 }
 
+// dataFor is what a template sees of an email's event. Every string from
+// the event goes through templateValue: whoever sent the event chose it,
+// and it lands in mail sent from the operator's domain.
 func dataFor(it hogpipe.OutboxItem) TemplateData {
-	person := it.Event.Person
+	person, _ := cleanValue(it.Event.Person).(map[string]any)
 	if person == nil {
 		person = map[string]any{}
 	}
-	props := it.Event.Properties
+	props, _ := cleanValue(it.Event.Properties).(map[string]any)
 	if props == nil {
 		props = map[string]any{}
 	}
 	return TemplateData{
 		To:     it.Email.Recipient,
 		Person: person,
-		Event: TemplateEvent{ID: it.Event.UUID, Name: it.Event.Name, DistinctID: it.Event.DistinctID,
-			Timestamp: it.Event.Timestamp, Properties: props},
+		Event: TemplateEvent{ID: templateValue(it.Event.UUID), Name: templateValue(it.Event.Name),
+			DistinctID: templateValue(it.Event.DistinctID), Timestamp: it.Event.Timestamp, Properties: props},
 	}
+}
+
+// MaxTemplateValue bounds, in characters, each string an event gives a
+// template: enough for a name or a feature, too little for a letter.
+const MaxTemplateValue = 200
+
+// templateValue makes one event string safe to put in a mail: control
+// characters (newlines and tabs too: a value must not open a new line of
+// the text part or a header) become spaces, bidirectional and other
+// invisible format characters (used to disguise text) are dropped, runs of
+// space collapse, and the result is cut to MaxTemplateValue characters,
+// ending with "…" when cut.
+func templateValue(s string) string {
+	var b strings.Builder
+	n, space := 0, false
+	for _, r := range s {
+		switch {
+		case unicode.IsControl(r) || unicode.IsSpace(r):
+			space = b.Len() > 0
+			continue
+		case unicode.Is(unicode.Cf, r) || r == utf8.RuneError:
+			continue
+		}
+		if n >= MaxTemplateValue {
+			b.WriteString("…")
+			return b.String()
+		}
+		if space {
+			b.WriteByte(' ')
+			n++
+			space = false
+			if n >= MaxTemplateValue {
+				b.WriteString("…")
+				return b.String()
+			}
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
+// cleanValue applies templateValue to every string in a JSON value, keys
+// included.
+func cleanValue(v any) any {
+	switch v := v.(type) {
+	case string:
+		return templateValue(v)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[templateValue(k)] = cleanValue(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = cleanValue(x)
+		}
+		return out
+	}
+	return v
 }

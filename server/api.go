@@ -202,6 +202,7 @@ func (s *Server) handleEmails() http.Handler {
 
 // handleReplayEmails answers POST /api/emails/replay?state=failed: the
 // emails in that state are queued again with a fresh set of attempts.
+// Only failed and retrying emails: the API never forces a re-send.
 func (s *Server) handleReplayEmails() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		v := r.URL.Query().Get("state")
@@ -213,7 +214,7 @@ func (s *Server) handleReplayEmails() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		n, err := s.store.ReplayEmails(r.Context(), state, s.now())
+		n, err := s.store.ReplayEmails(r.Context(), state, s.now(), false)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return

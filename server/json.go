@@ -40,6 +40,8 @@ func statusOf(code string) int {
 		return http.StatusNotFound
 	case hogpipe.ERejected:
 		return http.StatusNotAcceptable
+	case hogpipe.EUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	}
 	return http.StatusInternalServerError
 }

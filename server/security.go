@@ -54,7 +54,13 @@ var forwardHeaders = []string{"Forwarded", "X-Forwarded-For", "X-Forwarded-Host"
 // 127.0.0.1 (nginx does by default with proxy_pass http://127.0.0.1:…), but
 // it says it forwarded the request in one of forwardHeaders (nginx only if
 // configured to): such a request is the internet's, not the operator's.
+//
+// A request a browser marks as cross-site (crossSite) is never local: a
+// page on another site must not borrow the operator's machine.
 func isLocal(r *http.Request) bool {
+	if crossSite(r) {
+		return false
+	}
 	for _, h := range forwardHeaders {
 		if _, ok := r.Header[h]; ok {
 			return false
@@ -97,6 +103,9 @@ func (s *Server) authorizeWebhook(r *http.Request, body []byte) error {
 	sec := s.cfg.Security
 	if !sec.WebhookAuthConfigured() {
 		if sec.Insecure || isLocal(r) {
+			if !preflighted(r) {
+				return errNotPreflighted()
+			}
 			return nil
 		}
 		return hogpipe.Errorf(hogpipe.EUnauthorized,
@@ -128,11 +137,17 @@ func (s *Server) authorizeWebhook(r *http.Request, body []byte) error {
 }
 
 // requireAdmin guards the read API: local requests pass; others need
-// "Authorization: Bearer <HOGPIPE_ADMIN_TOKEN>".
+// "Authorization: Bearer <HOGPIPE_ADMIN_TOKEN>". A state-changing call
+// (any method but GET and HEAD) must also be preflighted: the bearer
+// header is one way, a JSON Content-Type another.
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := s.cfg.Security.AdminToken
 		if isLocal(r) || (tok != "" && equalSecret(bearer(r), tok)) {
+			if r.Method != http.MethodGet && r.Method != http.MethodHead && !preflighted(r) {
+				writeError(w, r, s.log, errNotPreflighted())
+				return
+			}
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -26,7 +26,7 @@ type Store interface {
 	ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error)
 	TrainingStats(ctx context.Context, top int) (hogpipe.TrainingStats, error)
 	ListEmails(ctx context.Context, state hogpipe.EmailState, limit int) ([]hogpipe.Email, error)
-	ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error)
+	ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time, force bool) (int64, error)
 	EmailForEvent(ctx context.Context, id string) (*hogpipe.Email, error)
 	EmailCounts(ctx context.Context) (map[string]int64, error)
 

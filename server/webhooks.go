@@ -96,6 +96,10 @@ func ingestResponse(results []hogpipe.IngestResult) webhookResponse {
 
 // ingest stores events durably and records them in the metrics.
 func (s *Server) ingest(r *http.Request, start time.Time, source hogpipe.Source, events []hogpipe.Event) ([]hogpipe.IngestResult, error) {
+	trusted := s.trusted(r, source)
+	for i := range events {
+		events[i].Trusted = trusted
+	}
 	results, err := s.store.Ingest(r.Context(), events)
 	if err != nil {
 		return nil, err

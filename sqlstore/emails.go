@@ -13,20 +13,23 @@ import (
 
 // activeForCap are the states that count against the frequency cap: an
 // email that is, or is about to be, on its way.
-const activeForCap = `('queued', 'sending', 'sent', 'retrying', 'dry_run')`
+const activeForCap = `('queued', 'sending', 'sent', 'retrying', 'dry_run', 'deferred', 'delivered', 'bounced', 'complained')`
 
 // enqueueEmail writes the outbox row for an event the email destination
 // wants, in the event's own transaction.
 func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error {
 	now := hogpipe.FormatTime(e.ReceivedAt)
 	to := hogpipe.EmailRecipient(e)
+	key := hogpipe.NormalizeAddress(to)
 	state, reason := hogpipe.EmailQueued, ""
 	var next sql.NullString
 	switch {
 	case to == "":
 		state, reason = hogpipe.EmailSkipped, "no email address"
+	case untrustedHold(e, policy) != "":
+		state, reason = hogpipe.EmailSkipped, untrustedHold(e, policy)
 	default:
-		if err := t.lockRecipient(to); err != nil {
+		if err := t.lockRecipient(key); err != nil {
 			return fmt.Errorf("lock recipient: %w", err)
 		}
 		if why, err := t.suppressionReason(to); err != nil {
@@ -39,22 +42,19 @@ func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error 
 			state, reason = hogpipe.EmailNoConsent, why
 			break
 		}
-		var prior int64
-		since := hogpipe.FormatTime(e.ReceivedAt.Add(-policy.CapWindow))
-		err := t.QueryRow(`SELECT id FROM emails WHERE recipient = ? AND template = ? AND created_at >= ?
-			AND state IN `+activeForCap+` LIMIT 1`, to, e.Name, since).Scan(&prior)
+		prior, err := t.capHolds(key, to, e, policy)
 		switch {
-		case err == nil:
+		case err != nil:
+			return err
+		case prior != 0:
 			state = hogpipe.EmailSuppressed
 			reason = fmt.Sprintf("frequency cap: email %d went to this recipient within %s", prior, policy.CapWindow)
-		case errors.Is(err, sql.ErrNoRows):
-			next = sql.NullString{String: now, Valid: true}
 		default:
-			return fmt.Errorf("check frequency cap: %w", err)
+			next = sql.NullString{String: now, Valid: true}
 		}
 	}
-	if _, err := t.Exec(`INSERT INTO emails (event_uuid, state, recipient, template, next_attempt_at, reason, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, e.UUID, string(state), to, e.Name, next, reason, now, now); err != nil {
+	if _, err := t.Exec(`INSERT INTO emails (event_uuid, state, recipient, recipient_key, recipient_domain, template, next_attempt_at, reason, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, e.UUID, string(state), to, key, hogpipe.RecipientDomain(key), e.Name, next, reason, now, now); err != nil {
 		return fmt.Errorf("queue email: %w", err)
 	}
 	t.queued = t.queued || state == hogpipe.EmailQueued
@@ -74,7 +74,7 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 	// Workers poll; a read first keeps an idle outbox from costing a
 	// write transaction (and an fsync) per poll.
 	var due bool
-	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE state IN ('queued', 'retrying') AND next_attempt_at <= ?)
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM emails WHERE state IN ('queued', 'retrying', 'deferred') AND next_attempt_at <= ?)
 		OR EXISTS (SELECT 1 FROM emails WHERE state = 'sending' AND lease_until <= ?)`, nowS, nowS).Scan(&due)
 	if err != nil {
 		return nil, unavailable("find due emails", err)
@@ -89,26 +89,45 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 	var items []hogpipe.OutboxItem
 	err = s.write(ctx, func(t *txn) error {
 		items = items[:0]
-		rows, err := t.Query(`SELECT id, event_uuid, recipient, template, attempts, created_at FROM emails
-			WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= ?) OR (state = 'sending' AND lease_until <= ?)
+		rows, err := t.Query(`SELECT id, event_uuid, recipient, coalesce(recipient_domain, ''), template, attempts, created_at FROM emails
+			WHERE (state IN ('queued', 'retrying', 'deferred') AND next_attempt_at <= ?) OR (state = 'sending' AND lease_until <= ?)
 			ORDER BY id LIMIT ?`+lock, nowS, nowS, limit)
 		if err != nil {
 			return unavailable("find due emails", err)
 		}
+		var domains []string
 		for rows.Next() {
 			var it hogpipe.OutboxItem
-			var created string
-			if err := rows.Scan(&it.Email.ID, &it.Email.EventID, &it.Email.Recipient, &it.Email.Template, &it.Email.Attempts, &created); err != nil {
+			var created, domain string
+			if err := rows.Scan(&it.Email.ID, &it.Email.EventID, &it.Email.Recipient, &domain, &it.Email.Template, &it.Email.Attempts, &created); err != nil {
 				rows.Close()
 				return unavailable("read due emails", err)
 			}
 			it.Email.CreatedAt, _ = parseTime(created)
+			if domain == "" { // written by a previous release
+				domain = hogpipe.RecipientDomain(hogpipe.NormalizeAddress(it.Email.Recipient))
+			}
 			items = append(items, it)
+			domains = append(domains, domain)
 		}
 		rows.Close()
 		leaseS := hogpipe.FormatTime(now.Add(lease))
+		budget := s.newSendBudget(now)
+		kept := items[:0]
 		for i := range items {
 			it := &items[i]
+			if budget != nil {
+				reason, until, err := budget.take(t, domains[i])
+				if err != nil {
+					return err
+				}
+				if reason != "" {
+					if err := t.deferEmail(it.Email.ID, until, reason, now); err != nil {
+						return err
+					}
+					continue
+				}
+			}
 			var ts, props, person string
 			if err := t.QueryRow(`SELECT name, distinct_id, timestamp, properties, coalesce(person, '{}') FROM events WHERE uuid = ?`,
 				it.Email.EventID).Scan(&it.Event.Name, &it.Event.DistinctID, &ts, &props, &person); err != nil {
@@ -120,11 +139,13 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 			json.Unmarshal([]byte(person), &it.Event.Person)
 			it.Email.Attempts++
 			it.Email.State = hogpipe.EmailSending
-			if _, err := t.Exec(`UPDATE emails SET state = 'sending', attempts = ?, lease_until = ?, updated_at = ? WHERE id = ?`,
-				it.Email.Attempts, leaseS, nowS, it.Email.ID); err != nil {
+			if _, err := t.Exec(`UPDATE emails SET state = 'sending', attempts = ?, lease_until = ?, attempted_at = ?, updated_at = ? WHERE id = ?`,
+				it.Email.Attempts, leaseS, nowS, nowS, it.Email.ID); err != nil {
 				return unavailable("claim email", err)
 			}
+			kept = append(kept, *it)
 		}
+		items = kept
 		return nil
 	})
 	if err != nil {
@@ -182,10 +203,11 @@ func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error
 }
 
 // ReplayEmails requeues every email in state (failed, usually) with a fresh
-// set of attempts, and returns how many.
-func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time) (int64, error) {
-	if state == hogpipe.EmailSending || state == hogpipe.EmailQueued {
-		return 0, hogpipe.FieldError("state", "%s emails are already being worked on", state)
+// set of attempts, and returns how many. hogpipe.CheckReplay says which
+// states may be replayed, and which only with force.
+func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time, force bool) (int64, error) {
+	if err := hogpipe.CheckReplay(state, force); err != nil {
+		return 0, err
 	}
 	var n int64
 	err := s.write(ctx, func(t *txn) error {
@@ -214,7 +236,7 @@ func scanEmail(sc interface{ Scan(...any) error }) (hogpipe.Email, error) {
 		&m.LastError, &m.Reason, &m.MessageID, &m.Subject, &created, &updated); err != nil {
 		return m, err
 	}
-	if next != "" && (m.State == hogpipe.EmailQueued || m.State == hogpipe.EmailRetrying) {
+	if next != "" && (m.State == hogpipe.EmailQueued || m.State == hogpipe.EmailRetrying || m.State == hogpipe.EmailDeferred) {
 		if t, err := parseTime(next); err == nil {
 			m.NextAttemptAt = &t
 		}
@@ -283,7 +305,7 @@ func (s *Store) EmailCounts(ctx context.Context) (map[string]int64, error) {
 // OldestQueued returns when the oldest email still waiting was created.
 func (s *Store) OldestQueued(ctx context.Context) (time.Time, bool, error) {
 	var created sql.NullString
-	err := s.r.QueryRowContext(ctx, `SELECT min(created_at) FROM emails WHERE state IN ('queued', 'retrying', 'sending')`).Scan(&created)
+	err := s.r.QueryRowContext(ctx, `SELECT min(created_at) FROM emails WHERE state IN ('queued', 'retrying', 'sending', 'deferred')`).Scan(&created)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("read outbox: %w", err)
 	}

@@ -103,7 +103,8 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 		}
 		rows.Close()
 		if len(batch) == 0 {
-			return n, nil
+			// Reasons and prompts changed: count them again on the next read.
+			return n, s.write(ctx, func(t *txn) error { return t.resetTrainingStats() })
 		}
 		err = s.write(ctx, func(t *txn) error {
 			for _, u := range batch {

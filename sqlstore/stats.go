@@ -54,39 +54,3 @@ func (s *Store) EventsPerMinute(ctx context.Context, from time.Time) ([]hogpipe.
 	}
 	return out, rows.Err()
 }
-
-// TrainingStats counts examples per failure reason and per day, and finds
-// the most frequent prompts.
-func (s *Store) TrainingStats(ctx context.Context, top int) (hogpipe.TrainingStats, error) {
-	var st hogpipe.TrainingStats
-	count := func(q string, args ...any) ([]hogpipe.KeyCount, error) {
-		rows, err := s.r.QueryContext(ctx, q, args...)
-		if err != nil {
-			return nil, fmt.Errorf("training stats: %w", err)
-		}
-		defer rows.Close()
-		out := []hogpipe.KeyCount{}
-		for rows.Next() {
-			var kc hogpipe.KeyCount
-			if err := rows.Scan(&kc.Key, &kc.Count); err != nil {
-				return nil, fmt.Errorf("training stats: %w", err)
-			}
-			out = append(out, kc)
-		}
-		return out, rows.Err()
-	}
-	var err error
-	if st.ByReason, err = count(`SELECT failure_reason, count(*) FROM training_examples GROUP BY 1 ORDER BY 2 DESC, 1`); err != nil {
-		return st, err
-	}
-	for _, c := range st.ByReason {
-		st.Total += c.Count
-	}
-	if st.ByDay, err = count(`SELECT substr(timestamp, 1, 10), count(*) FROM training_examples GROUP BY 1 ORDER BY 1`); err != nil {
-		return st, err
-	}
-	if st.TopPrompts, err = count(`SELECT line ->> 'input_prompt', count(*) FROM training_examples GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?`, top); err != nil {
-		return st, err
-	}
-	return st, nil
-}

@@ -48,7 +48,8 @@ func ev(id, name string, props map[string]any) hogpipe.Event {
 	if props == nil {
 		props = map[string]any{}
 	}
-	return hogpipe.Event{UUID: id, Name: name, DistinctID: "d-" + id, Timestamp: now, ReceivedAt: now, Source: hogpipe.SourceWebhook, Properties: props}
+	// Trusted: as if through an authenticated webhook.
+	return hogpipe.Event{UUID: id, Name: name, DistinctID: "d-" + id, Timestamp: now, ReceivedAt: now, Source: hogpipe.SourceWebhook, Properties: props, Trusted: true}
 }
 
 func gf(id string) hogpipe.Event {
@@ -246,7 +247,7 @@ func TestStoreEmailOutbox(t *testing.T) {
 				t.Fatalf("finish: %v %v", ok, err)
 			}
 		}
-		if n, _ := a.ReplayEmails(ctx, hogpipe.EmailFailed, later); n != 2 {
+		if n, _ := a.ReplayEmails(ctx, hogpipe.EmailFailed, later, false); n != 2 {
 			t.Errorf("replayed %d", n)
 		}
 		counts, _ := a.EmailCounts(ctx)

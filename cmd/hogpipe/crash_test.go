@@ -71,6 +71,7 @@ func TestCrashKeepsEveryAcknowledgedEvent(t *testing.T) {
 			mu.Unlock()
 			req, _ := http.NewRequestWithContext(ctx, "POST", c.URL+"/api/webhooks/generation-failed",
 				strings.NewReader(gfBody(id, "crash prompt "+id+" "+strings.Repeat("x", i%300))))
+			req.Header.Set("Content-Type", "application/json")
 			resp, err := client.Do(req)
 			if err != nil {
 				return

@@ -20,6 +20,8 @@ type emailConfig struct {
 	events                          string
 	capWindow, timeout, backoff     time.Duration
 	workers, maxAttempts            int
+	sendsPerHour, domainPerHour     int
+	fromCapture                     bool
 }
 
 func addEmailFlags(fs *flagSet, c *emailConfig) {
@@ -36,6 +38,9 @@ func addEmailFlags(fs *flagSet, c *emailConfig) {
 	fs.DurationVar(&c.timeout, "email-timeout", "HOGPIPE_EMAIL_TIMEOUT", 10*time.Second, "timeout of one send")
 	fs.IntVar(&c.maxAttempts, "email-max-attempts", "HOGPIPE_EMAIL_MAX_ATTEMPTS", 5, "attempts before an email is failed")
 	fs.DurationVar(&c.backoff, "email-backoff", "HOGPIPE_EMAIL_BACKOFF", 2*time.Second, "first retry delay, doubled per attempt (with jitter)")
+	fs.IntVar(&c.sendsPerHour, "email-sends-per-hour", "HOGPIPE_EMAIL_SENDS_PER_HOUR", 1000, "send budget: emails handed to Mailgun per hour, in all; more wait as deferred (0: no limit)")
+	fs.IntVar(&c.domainPerHour, "email-domain-sends-per-hour", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR", 200, "send budget per recipient domain per hour; more wait as deferred (0: no limit)")
+	fs.BoolVar(&c.fromCapture, "email-from-capture", "HOGPIPE_EMAIL_FROM_CAPTURE", false, "let capture events from other machines (public token) trigger real emails; off: only authenticated webhooks and this machine")
 }
 
 type emailSetup struct {
@@ -50,6 +55,9 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 	events := splitList(c.events)
 	if c.capWindow < 0 || c.workers < 1 || c.maxAttempts < 1 || c.timeout <= 0 || c.backoff <= 0 {
 		return nil, usagef("email settings must be positive: --email-workers, --email-max-attempts, --email-timeout, --email-backoff (and --email-cap-window ≥ 0)")
+	}
+	if c.sendsPerHour < 0 || c.domainPerHour < 0 {
+		return nil, usagef("--email-sends-per-hour and --email-domain-sends-per-hour must be ≥ 0 (0: no limit)")
 	}
 	tmpl := map[string]string{}
 	for name, file := range map[string]string{"subject": c.subjectFile, "text": c.textFile, "html": c.htmlFile} {
@@ -78,7 +86,7 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 		return nil, usagef("MAIL_FROM %q has no address in it; use e.g. \"Team <team@mg.example.com>\"", from)
 	}
 	s := &emailSetup{
-		policy: &hogpipe.EmailPolicy{Events: events, CapWindow: c.capWindow},
+		policy: &hogpipe.EmailPolicy{Events: events, CapWindow: c.capWindow, FromUntrusted: c.fromCapture},
 		worker: outbox.Config{Workers: c.workers, Timeout: c.timeout, MaxAttempts: c.maxAttempts, BackoffBase: c.backoff,
 			From: from, Templates: templates},
 	}
@@ -99,6 +107,8 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 			return nil, usageError{err}
 		}
 		s.sender = sender
+		// The budgets protect real sending; dry-run renders without limit.
+		s.policy.SendsPerHour, s.policy.DomainSendsPerHour = c.sendsPerHour, c.domainPerHour
 		s.describe = fmt.Sprintf("email: sending %s through Mailgun (%s, domain %s) from %s",
 			strings.Join(events, ", "), cfg.APIBase, cfg.Domain, from)
 	}

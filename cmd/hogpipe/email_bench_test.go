@@ -17,7 +17,8 @@ import (
 func BenchmarkEmailSend(b *testing.B) {
 	mg := mailguntest.New("key-123", "mg.example.com")
 	defer mg.Close()
-	ts := startServer(b, map[string]string{"MAILGUN_API_KEY": mg.APIKey, "HOGPIPE_PUBLIC_URL": testPublicURL, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL})
+	ts := startServer(b, map[string]string{"MAILGUN_API_KEY": mg.APIKey, "HOGPIPE_PUBLIC_URL": testPublicURL, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL,
+		"HOGPIPE_EMAIL_SENDS_PER_HOUR": "0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR": "0"})
 	b.ResetTimer()
 	for i := 0; i < b.N; i += 500 {
 		var batch []string

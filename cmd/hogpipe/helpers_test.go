@@ -131,6 +131,9 @@ func post(t testing.TB, url, body string, headers ...string) response {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Like any script of hogpipe's own page or curl with -H: local,
+	// unauthenticated writes must be JSON (server/crosssite.go).
+	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}

@@ -20,7 +20,7 @@ func TestREADMEExamples(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := startServer(t, nil)
-	example := regexp.MustCompile(`(?s)curl -s localhost:3000(\S+) -d '([^']*)'\n((?:# [^\n]*\n)+)`)
+	example := regexp.MustCompile(`(?s)curl -s localhost:3000(\S+) -H 'Content-Type: application/json' -d '([^']*)'\n((?:# [^\n]*\n)+)`)
 	answer := regexp.MustCompile(`^# (?:again: )?(\d{3}) (\{.*\})$`)
 	ran := 0
 	for _, m := range example.FindAllStringSubmatch(string(readme), -1) {
@@ -37,7 +37,7 @@ func TestREADMEExamples(t *testing.T) {
 				t.Errorf("README example for %s: answer %s is not JSON: %v", path, a[2], err)
 				continue
 			}
-			got := post(t, ts.URL+path, body)
+			got := post(t, ts.URL+path, body, "Content-Type", "application/json")
 			ran++
 			if got.Status != status || !matches(want, any(got.Body)) {
 				t.Errorf("README example POST %s\n%s\nanswered %d %v\nREADME says %d %s", path, body, got.Status, got.Body, status, a[2])

@@ -23,7 +23,8 @@ func runReplay(ctx context.Context, args []string, env *environment) error {
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
-	stateName := fs.String("state", "HOGPIPE_REPLAY_STATE", string(hogpipe.EmailFailed), "state of the emails to requeue")
+	stateName := fs.String("state", "HOGPIPE_REPLAY_STATE", string(hogpipe.EmailFailed), "state of the emails to requeue: failed or retrying (sent or dry_run only with --force)")
+	force := fs.Bool("force", "HOGPIPE_REPLAY_FORCE", false, "allow re-sending sent and dry_run emails (every recipient gets the email again)")
 	if err := fs.parse(args[1:]); err != nil {
 		return usageError{err}
 	}
@@ -31,12 +32,15 @@ func runReplay(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return usageError{err}
 	}
+	if err := hogpipe.CheckReplay(state, *force); err != nil {
+		return usageError{err}
+	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	n, err := store.ReplayEmails(ctx, state, time.Now())
+	n, err := store.ReplayEmails(ctx, state, time.Now(), *force)
 	if err != nil {
 		return err
 	}

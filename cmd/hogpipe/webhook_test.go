@@ -138,6 +138,7 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 		{"no event name", "POST", ts.URL + "/api/webhooks/posthog", `{"uuid":"x3","properties":{}}`, 422, "invalid", "event"},
 		{"wrong event for endpoint", "POST", gf, `{"event":"feature_used","uuid":"x4"}`, 422, "invalid", "/api/webhooks/posthog"},
 		{"one bad event in an array", "POST", ts.URL + "/api/webhooks/posthog", `[{"event":"ok","uuid":"x5"},{"event":"generation_failed","uuid":"x6"}]`, 422, "invalid", "[1]"},
+		{"unauthenticated and not JSON (a cross-site form could send it)", "POST", gf, gfBody("x7", "p"), 415, "unsupported_media_type", "application/json"},
 		{"wrong method", "GET", gf, "", 405, "method_not_allowed", "POST"},
 		{"PUT", "PUT", gf, `{}`, 405, "method_not_allowed", "POST"},
 		{"unknown path", "POST", ts.URL + "/api/webhooks/nope", `{}`, 404, "not_found", "/api/webhooks/nope"},
@@ -145,6 +146,9 @@ func TestBadRequestsStoreNothing(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := mustRequest(t, tt.method, tt.url, tt.body)
+			if tt.code != "unsupported_media_type" {
+				req.Header.Set("Content-Type", "application/json") // as curl -H or a script sends
+			}
 			r := do(t, req)
 			if r.Status != tt.status {
 				t.Errorf("status %d, want %d (%v)", r.Status, tt.status, r.Body)

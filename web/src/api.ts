@@ -75,3 +75,30 @@ export const api = {
     return (await res.json()) as EventOutcome
   },
 }
+
+// downloadTrainingData saves the training data export for an admin who
+// holds the token: a plain link cannot send the Authorization header, so a
+// remote admin would save the 401 answer as the file. The export is
+// fetched with the header and handed to the browser as a Blob (the whole
+// export is held in memory once; local users keep the streaming link).
+export async function downloadTrainingData(
+  filename = 'training_data.jsonl',
+  doc: Document = document,
+): Promise<void> {
+  const res = await fetch('/api/training-data', { headers: { ...headers(), Accept: 'application/x-ndjson' } })
+  if (res.status === 401) throw new AuthError('admin token required')
+  if (!res.ok) throw new Error(`training data: ${res.status}`)
+  const blob = await res.blob()
+  const url = URL.createObjectURL(blob)
+  const a = doc.createElement('a')
+  a.href = url
+  a.download = filename
+  doc.body.appendChild(a)
+  try {
+    a.click()
+  } finally {
+    a.remove()
+    // The click starts the download; the URL can go once it has.
+    setTimeout(() => URL.revokeObjectURL(url), 10_000)
+  }
+}

@@ -1,6 +1,7 @@
 import { useCallback, useState } from 'react'
 import { AuthError, adminToken, api, type MinuteCount, type Stats, type StoredEvent, type TrainingStats } from '../api'
 import { usePoll } from '../usePoll'
+import { DownloadLink } from './DownloadLink'
 import { EventsChart } from './EventsChart'
 
 type Snapshot = {
@@ -31,9 +32,7 @@ export function Dashboard({ source = loadSnapshot, intervalMs = 1000 }: { source
     <section className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" aria-label="Dashboard">
       <div className="mb-3 flex items-center justify-between">
         <h2 className="text-lg font-semibold">Pipeline</h2>
-        <a className="text-sm text-indigo-700 underline" href="/api/training-data" download="training_data.jsonl">
-          Download training_data.jsonl
-        </a>
+        <DownloadLink />
       </div>
       {error instanceof AuthError ? (
         <AdminTokenForm />
