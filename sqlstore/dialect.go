@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"hash/fnv"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +90,9 @@ func (t *txn) QueryRow(q string, args ...any) *sql.Row {
 // locks are per database, not per schema, so the keys are derived from the
 // schema the store lives in: two deployments sharing a database in
 // different schemas must not queue behind each other's commits, nor wait
-// forever for each other's training file.
+// forever for each other's training file. The keys are also versioned by
+// Protocol (compat.go): replicas that derive them differently never run
+// side by side.
 type pgLocks struct {
 	schema string
 	writes int64 // one group transaction at a time across replicas
@@ -107,11 +108,6 @@ func newPGLocks(schema string) pgLocks {
 // tables are in schema.
 func MirrorLockKey(schema string) int64 { return lockKey(schema, "mirror") }
 
-func lockKey(schema, name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("hogpipe\x00" + schema + "\x00" + name))
-	return int64(h.Sum64())
-}
 
 // lockWrites makes group transactions commit one after another across
 // every replica, as SQLite's single writer does on one machine. Two
