@@ -108,7 +108,6 @@ func newPGLocks(schema string) pgLocks {
 // tables are in schema.
 func MirrorLockKey(schema string) int64 { return lockKey(schema, "mirror") }
 
-
 // lockWrites makes group transactions commit one after another across
 // every replica, as SQLite's single writer does on one machine. Two
 // things need it: training example seqs must become visible in seq order
