@@ -52,6 +52,10 @@ func protocolKey(protocol int, schema, name string) int64 {
 // release, so it cannot depend on what they disagree about.
 func migrateLockKey(schema string) int64 { return protocolKey(1, schema, "migrate") }
 
+// MigrateLockKey is the advisory lock key a replica holds while it
+// migrates the hogpipe schema in schema (and that the others wait on).
+func MigrateLockKey(schema string) int64 { return migrateLockKey(schema) }
+
 // presenceKey is held (shared) by every running replica of protocol.
 func presenceKey(schema string, protocol int) int64 {
 	return protocolKey(protocol, schema, "replica")

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,6 +179,39 @@ func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
 	if !got {
 		conn.Close()
 		return nil, nil
+	}
+	l.conn = conn
+	go l.watch()
+	return l, nil
+}
+
+// WaitLead waits up to within to become the training file's writer,
+// waking the moment the holder releases the lock (a replica draining on
+// SIGTERM hands the role over at once) or dies. It returns nil (and no
+// error) when within passes first. On SQLite it leads at once.
+func (s *Store) WaitLead(ctx context.Context, within time.Duration) (*Leader, error) {
+	if !s.d.pg {
+		return s.TryLead(ctx)
+	}
+	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
+	conn, err := s.r.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Bounded, so that a connection a stalled network left hanging is
+	// replaced instead of waited on forever.
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if _, err := conn.ExecContext(wctx, `SELECT pg_advisory_lock($1)`, l.key); err != nil {
+		// Not taken (a cancelled lock wait takes nothing); closing the
+		// connection also releases it should the server have granted it as
+		// the cancel arrived.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
 	}
 	l.conn = conn
 	go l.watch()
