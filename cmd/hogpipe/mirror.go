@@ -68,6 +68,10 @@ func (m *trainingMirror) lead(parent context.Context, wait bool) (*leadership, e
 	if err != nil || l == nil {
 		return nil, err
 	}
+	took := time.Now()
+	if m.store.Postgres() {
+		m.log.Info("training file: took the writer lock; bringing the file up to date", "file", m.path)
+	}
 	mirror, err := jsonl.Open(ctx, m.path, m.store, m.log)
 	if err != nil {
 		l.Release()
@@ -79,7 +83,7 @@ func (m *trainingMirror) lead(parent context.Context, wait bool) (*leadership, e
 		return nil, fmt.Errorf("bring %s up to date: %w", m.path, err)
 	}
 	if m.store.Postgres() {
-		m.log.Info("training file: this replica is its writer", "file", mirror.Path())
+		m.log.Info("training file: this replica is its writer", "file", mirror.Path(), "recovery", time.Since(took).Round(time.Millisecond))
 	}
 	return &leadership{l, mirror}, nil
 }

@@ -31,12 +31,19 @@ func buildRelease(t *testing.T, ref string) string {
 	t.Helper()
 	_, err := exec.LookPath("git")
 	proctest.Need(t, err == nil, "git is not installed (the previous release is built from this repository's history)")
-	if out, err := exec.Command("git", "cat-file", "-e", ref+"^{commit}").CombinedOutput(); err != nil {
+	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
+	if err != nil {
+		t.Fatalf("find the repository: %v", err)
+	}
+	git := func(args ...string) *exec.Cmd {
+		return exec.Command("git", append([]string{"-C", strings.TrimSpace(string(top))}, args...)...)
+	}
+	if out, err := git("cat-file", "-e", ref+"^{commit}").CombinedOutput(); err != nil {
 		t.Fatalf("commit %s is not in this clone's history (a shallow clone? fetch it): %v %s", ref, err, out)
 	}
 	src := t.TempDir()
 	tarball := filepath.Join(src, "src.tar")
-	if out, err := exec.Command("git", "archive", "-o", tarball, ref).CombinedOutput(); err != nil {
+	if out, err := git("archive", "-o", tarball, ref).CombinedOutput(); err != nil {
 		t.Fatalf("git archive %s: %v %s", ref, err, out)
 	}
 	if out, err := exec.Command("tar", "-xf", tarball, "-C", src).CombinedOutput(); err != nil {
@@ -146,24 +153,37 @@ func TestRollingUpgrade(t *testing.T) {
 	if !strings.Contains(old1.Logs(), "this replica is its writer") {
 		writer, other = old2, old1
 	}
-	lb.set(other.URL, new1.URL)
+	// Each old replica stays in the balancer until it has exited, as with a
+	// balancer that has not yet noticed /readyz: clients retry what its
+	// closed listener refuses.
 	if err := writer.stop(t); err != nil {
 		t.Errorf("%s exited with %v after SIGTERM", writer.name, err)
 	}
+	lb.set(other.URL, new1.URL)
 	more(200)
 	new2 := start("new 2", newBin)
 	lb.set(other.URL, new1.URL, new2.URL)
 	more(200)
-	lb.set(new1.URL, new2.URL)
 	if err := other.stop(t); err != nil {
 		t.Errorf("%s exited with %v after SIGTERM", other.name, err)
 	}
+	lb.set(new1.URL, new2.URL)
 	more(200)
 	stop()
 	cancel()
 
-	if !strings.Contains(new1.Logs()+new2.Logs(), "this replica is its writer") {
-		t.Errorf("no new replica took the training file's writer role")
+	proctest.Eventually(t, "a new replica taking the training file's writer role", 30*time.Second, func() error {
+		if !strings.Contains(new1.Logs()+new2.Logs(), "this replica is its writer") {
+			return fmt.Errorf("no new replica is the writer")
+		}
+		return nil
+	})
+	for _, r := range []*replica{old1, old2, new1, new2} {
+		for _, line := range strings.Split(r.Logs(), "\n") {
+			if strings.Contains(line, `"msg":"training file: `) {
+				t.Logf("%s: %s", r.name, line)
+			}
+		}
 	}
 	emails := func() map[string]int {
 		got := map[string]int{}
