@@ -95,13 +95,14 @@ func (t *txn) QueryRow(q string, args ...any) *sql.Row {
 // Protocol (compat.go): replicas that derive them differently never run
 // side by side.
 type pgLocks struct {
-	schema string
-	writes int64 // one group transaction at a time across replicas
-	mirror int64 // the one writer of the training file
+	schema   string
+	protocol int
+	writes   int64 // one group transaction at a time across replicas
+	mirror   int64 // the one writer of the training file
 }
 
-func newPGLocks(schema string) pgLocks {
-	return pgLocks{schema: schema, writes: lockKey(schema, "writes"), mirror: MirrorLockKey(schema)}
+func newPGLocks(schema string, protocol int) pgLocks {
+	return pgLocks{schema: schema, protocol: protocol, writes: protocolKey(protocol, schema, "writes"), mirror: protocolKey(protocol, schema, "mirror")}
 }
 
 // MirrorLockKey is the advisory lock key (pg_locks: classid<<32 | objid)
@@ -140,7 +141,7 @@ func (t *txn) lockRecipient(addr string) error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(t.s.locks.schema, "recipient\x00"+addr))
+	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, protocolKey(t.s.locks.protocol, t.s.locks.schema, "recipient\x00"+addr))
 	return err
 }
 

@@ -222,7 +222,7 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 	}
 	var locks pgLocks
 	if d.pg {
-		locks = newPGLocks(schema)
+		locks = newPGLocks(schema, opt.protocol)
 	}
 	s := &Store{
 		w: w, r: reader{r, d}, d: d, log: opt.Logger, locks: locks, protocol: opt.protocol,
