@@ -33,8 +33,12 @@ func extraMigrations(string) []*goose.Migration {
 			return nil
 		}},
 		&goose.GoFunc{RunTx: func(ctx context.Context, tx *sql.Tx) error {
-			_, err := tx.ExecContext(ctx, `DROP INDEX events_rehearsal_tag; ALTER TABLE events DROP COLUMN rehearsal_tag`)
-			return err
+			for _, q := range []string{`DROP INDEX events_rehearsal_tag`, `ALTER TABLE events DROP COLUMN rehearsal_tag`} {
+				if _, err := tx.ExecContext(ctx, q); err != nil {
+					return err
+				}
+			}
+			return nil
 		}},
 	)}
 }

@@ -182,7 +182,10 @@ func OpenPostgres(ctx context.Context, url string, opt Options) (*Store, error) 
 		w.Close()
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	r.SetMaxOpenConns(8)
+	// Eight for reads, plus the sessions that hold locks for a replica's
+	// life: its presence, and the training file's writer lock (held, or
+	// waited on).
+	r.SetMaxOpenConns(10)
 	return start(ctx, w, r, postgresDialect, opt)
 }
 

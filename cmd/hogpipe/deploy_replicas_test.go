@@ -155,7 +155,8 @@ func TestReplicasStartTogether(t *testing.T) {
 // TestMigrationWaitIsNotReady holds the migration lock as a migrating
 // replica would: a replica started meanwhile says in its log that it
 // waits, answers /healthz 200 and /readyz 503 naming the wait, and becomes
-// ready once the lock is released.
+// ready once the lock is released; one stopped while it waits exits 0. On
+// 56144a1 a replica did not listen at all before it had migrated.
 func TestMigrationWaitIsNotReady(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
@@ -213,6 +214,18 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 	}
 	if p := post(t, base+"/api/webhooks/generation-failed", gfBody("early", "too early")); p.Status != 503 {
 		t.Errorf("ingest while waiting: %d %v, want 503", p.Status, p.Body)
+	}
+	// A replica stopped while it waits stops cleanly.
+	quitter := launch(t, "replica stopped while waiting", bin, []string{"DATABASE_URL=" + url},
+		"--data-dir", filepath.Join(dir, "data2"), "--training-file", filepath.Join(dir, "training_data.jsonl"))
+	proctest.Eventually(t, "the second replica waiting", 30*time.Second, func() error {
+		if !strings.Contains(quitter.Logs(), "waiting for another replica to finish migrating the schema") {
+			return errors.New("not logged yet")
+		}
+		return nil
+	})
+	if err := quitter.stop(t); err != nil {
+		t.Errorf("SIGTERM while waiting for the migration lock: %v, want exit 0", err)
 	}
 	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1)`, sqlstore.MigrateLockKey(schema)); err != nil {
 		t.Fatal(err)

@@ -132,6 +132,12 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if c.database != "" {
 		// Replicas share the database; the data directory is not used.
 		if store, err = sqlstore.OpenPostgres(ctx, c.database, opts); err != nil {
+			if ctx.Err() != nil {
+				// SIGTERM while waiting for another replica's migration: a
+				// clean stop, nothing was started.
+				log.Info("stopped while starting", "phase", gate.Phase())
+				return nil
+			}
 			return storeError(err)
 		}
 	} else {
