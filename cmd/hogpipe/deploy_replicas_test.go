@@ -336,6 +336,14 @@ type loadBalancer struct {
 	urls   []string
 	next   int
 	client *http.Client
+	acks   map[string]int // acknowledgements by replica URL
+}
+
+// acked is how many events the replica at url has acknowledged.
+func (lb *loadBalancer) acked(url string) int {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return lb.acks[url]
 }
 
 func (lb *loadBalancer) set(urls ...string) {
@@ -355,13 +363,20 @@ func (lb *loadBalancer) pick() string {
 func (lb *loadBalancer) send(ctx context.Context, path, body string) (acked bool, attempts int) {
 	for ctx.Err() == nil {
 		attempts++
-		req, _ := http.NewRequest("POST", lb.pick()+path, strings.NewReader(body))
+		url := lb.pick()
+		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
 		resp, err := lb.client.Do(req)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			switch {
 			case resp.StatusCode == 200:
+				lb.mu.Lock()
+				if lb.acks == nil {
+					lb.acks = map[string]int{}
+				}
+				lb.acks[url]++
+				lb.mu.Unlock()
 				return true, attempts
 			case resp.StatusCode == 408 || resp.StatusCode == 429 || resp.StatusCode >= 500:
 			default:

@@ -32,9 +32,7 @@ func buildRelease(t *testing.T, ref string) string {
 	_, err := exec.LookPath("git")
 	proctest.Need(t, err == nil, "git is not installed (the previous release is built from this repository's history)")
 	top, err := exec.Command("git", "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		t.Fatalf("find the repository: %v", err)
-	}
+	proctest.Need(t, err == nil, "not inside a git clone of hogpipe (the previous release is built from its history)")
 	git := func(args ...string) *exec.Cmd {
 		return exec.Command("git", append([]string{"-C", strings.TrimSpace(string(top))}, args...)...)
 	}
@@ -144,14 +142,24 @@ func TestRollingUpgrade(t *testing.T) {
 	more(200)
 
 	new1 := start("new 1", newBin) // migrates while the old ones serve
+	checkUpgradedSchema(t, url)
+	oldAcks := lb.acked(old1.URL) + lb.acked(old2.URL)
 	lb.set(old1.URL, old2.URL, new1.URL)
 	more(200)
-	checkUpgradedSchema(t, url)
+	if lb.acked(old1.URL)+lb.acked(old2.URL) == oldAcks {
+		t.Fatal("the old replicas acknowledged nothing on the migrated schema")
+	}
+	if lb.acked(new1.URL) == 0 {
+		t.Fatal("the new replica acknowledged nothing")
+	}
 
 	// The old writer goes first, so that the role moves across versions.
 	writer, other := old1, old2
 	if !strings.Contains(old1.Logs(), "this replica is its writer") {
 		writer, other = old2, old1
+	}
+	if !strings.Contains(writer.Logs(), "this replica is its writer") {
+		t.Fatal("no old replica is the training file's writer")
 	}
 	// Each old replica stays in the balancer until it has exited, as with a
 	// balancer that has not yet noticed /readyz: clients retry what its
