@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -510,4 +511,66 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 		}
 	}
 	return stored, len(lines)
+}
+
+// TestShutdownWithinGrace stops a replica whose email send hangs (its
+// Mailgun accepts the connection and never answers; --email-timeout is a
+// minute): it must exit within --shutdown-grace, with exit code 1 and a
+// message saying the grace ran out, not wait for the send. On 56144a1 it
+// waited for the send.
+func TestShutdownWithinGrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	dir := t.TempDir()
+	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
+		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
+		"--email-timeout", "1m", "--shutdown-grace", "1s").ready(t)
+	body := `{"event":{"uuid":"grace-1","event":"feature_used"},"person":{"properties":{"email":"grace@example.com"}}}`
+	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {
+		t.Fatalf("ingest: %d %v", p.Status, p.Body)
+	}
+	proctest.Eventually(t, "the send reaching Mailgun", 30*time.Second, func() error {
+		if len(accepted) == 0 {
+			return errors.New("no connection yet")
+		}
+		return nil
+	})
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30 s after SIGTERM with --shutdown-grace 1s")
+	}
+	var ee *exec.ExitError
+	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want exit code 1", r.err)
+	}
+	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
+		t.Errorf("the log does not say the grace ran out:\n%s", r.Logs())
+	}
 }
