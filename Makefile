@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/hogpipe
 WEB_DIST := server/webdist
 
-.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz
+.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz deploy-rehearsal
 
 run: build
 	./$(BIN) serve
@@ -64,3 +64,15 @@ bench: build-api
 	./$(BIN) bench --clients 64 --duration 10s
 	./$(BIN) bench --scenario abuse --duration 10s
 	bench/wrk.sh 10 64
+
+# The rolling upgrade of docs/deploy.md, rehearsed on this machine against the
+# PostgreSQL named by HOGPIPE_TEST_DATABASE_URL (a schema is created in it and
+# dropped): the release FROM (a tag or commit of this repository) is built from
+# git history, two replicas of it serve under retrying load, and replicas of
+# the working tree (with a test-only schema change) replace them one by one.
+# Prints what was acknowledged, stored and written, and where the training
+# file's writer role went. This is TestRollingUpgrade.
+FROM ?= 56144a1
+deploy-rehearsal:
+	@test -n "$$HOGPIPE_TEST_DATABASE_URL" || { echo "deploy-rehearsal: set HOGPIPE_TEST_DATABASE_URL to a PostgreSQL URL, e.g. postgres://postgres:secret@127.0.0.1:5432/postgres?sslmode=disable"; exit 2; }
+	HOGPIPE_REHEARSAL_FROM=$(FROM) $(GO) test -count=1 -run '^TestRollingUpgrade$$' -v ./cmd/hogpipe

@@ -7,7 +7,8 @@ import (
 	"github.com/hogpipe/hogpipe"
 )
 
-// routes lists every route hogpipe serves.
+// routes lists every route hogpipe serves. Before the store is open, the
+// Gate (gate.go) answers every path: /healthz 200, anything else 503.
 func (s *Server) routes(mux *http.ServeMux) {
 	// PostHog HTTP Webhook destination.
 	s.handle(mux, "POST", "/api/webhooks/generation-failed", s.handleWebhook(hogpipe.EventGenerationFailed))

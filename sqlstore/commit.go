@@ -121,6 +121,10 @@ func (s *Store) submit(ctx context.Context, o *op) error {
 		s.mu.RUnlock()
 		return hogpipe.Errorf(hogpipe.EUnavailable, "store is shutting down")
 	}
+	if s.presence != nil && s.presence.fenced.Load() {
+		s.mu.RUnlock()
+		return hogpipe.Errorf(hogpipe.EUnavailable, "this replica is outdated: replicas of a newer protocol run on the database")
+	}
 	select {
 	case s.ops <- o:
 		s.mu.RUnlock()

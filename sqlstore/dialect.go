@@ -3,7 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"hash/fnv"
+	"database/sql/driver"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,27 +91,24 @@ func (t *txn) QueryRow(q string, args ...any) *sql.Row {
 // locks are per database, not per schema, so the keys are derived from the
 // schema the store lives in: two deployments sharing a database in
 // different schemas must not queue behind each other's commits, nor wait
-// forever for each other's training file.
+// forever for each other's training file. The keys are also versioned by
+// Protocol (compat.go): replicas that derive them differently never run
+// side by side.
 type pgLocks struct {
-	schema string
-	writes int64 // one group transaction at a time across replicas
-	mirror int64 // the one writer of the training file
+	schema   string
+	protocol int
+	writes   int64 // one group transaction at a time across replicas
+	mirror   int64 // the one writer of the training file
 }
 
-func newPGLocks(schema string) pgLocks {
-	return pgLocks{schema: schema, writes: lockKey(schema, "writes"), mirror: MirrorLockKey(schema)}
+func newPGLocks(schema string, protocol int) pgLocks {
+	return pgLocks{schema: schema, protocol: protocol, writes: protocolKey(protocol, schema, "writes"), mirror: protocolKey(protocol, schema, "mirror")}
 }
 
 // MirrorLockKey is the advisory lock key (pg_locks: classid<<32 | objid)
 // held by the replica that writes the training file of the hogpipe whose
 // tables are in schema.
 func MirrorLockKey(schema string) int64 { return lockKey(schema, "mirror") }
-
-func lockKey(schema, name string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte("hogpipe\x00" + schema + "\x00" + name))
-	return int64(h.Sum64())
-}
 
 // lockWrites makes group transactions commit one after another across
 // every replica, as SQLite's single writer does on one machine. Two
@@ -144,7 +141,7 @@ func (t *txn) lockRecipient(addr string) error {
 	if !t.s.d.pg {
 		return nil
 	}
-	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey(t.s.locks.schema, "recipient\x00"+addr))
+	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, protocolKey(t.s.locks.protocol, t.s.locks.schema, "recipient\x00"+addr))
 	return err
 }
 
@@ -183,6 +180,39 @@ func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
 	if !got {
 		conn.Close()
 		return nil, nil
+	}
+	l.conn = conn
+	go l.watch()
+	return l, nil
+}
+
+// WaitLead waits up to within to become the training file's writer,
+// waking the moment the holder releases the lock (a replica draining on
+// SIGTERM hands the role over at once) or dies. It returns nil (and no
+// error) when within passes first. On SQLite it leads at once.
+func (s *Store) WaitLead(ctx context.Context, within time.Duration) (*Leader, error) {
+	if !s.d.pg {
+		return s.TryLead(ctx)
+	}
+	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
+	conn, err := s.r.DB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Bounded, so that a connection a stalled network left hanging is
+	// replaced instead of waited on forever.
+	wctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	if _, err := conn.ExecContext(wctx, `SELECT pg_advisory_lock($1)`, l.key); err != nil {
+		// Not taken (a cancelled lock wait takes nothing); closing the
+		// connection also releases it should the server have granted it as
+		// the cancel arrived.
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		conn.Close()
+		if wctx.Err() != nil && ctx.Err() == nil {
+			return nil, nil
+		}
+		return nil, err
 	}
 	l.conn = conn
 	go l.watch()

@@ -20,8 +20,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
-	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/hogpipe/hogpipe"
 )
@@ -54,6 +53,18 @@ type Options struct {
 	Training *hogpipe.TrainingPolicy
 	// CommitObserver, when set, hears of every group commit (metrics).
 	CommitObserver func(ops int, took time.Duration)
+	// Progress, when set, hears what opening the store is busy with (the
+	// Phase… constants), so that /readyz can say why it is not ready yet.
+	Progress func(phase string)
+
+	// protocol overrides Protocol in tests of protocol changes.
+	protocol int
+}
+
+func (opt *Options) progress(phase string) {
+	if opt.Progress != nil {
+		opt.Progress(phase)
+	}
 }
 
 // Store is the store. Writes go through the committer goroutine; reads
@@ -72,6 +83,8 @@ type Store struct {
 	commitTimeout time.Duration
 
 	locks    pgLocks // PostgreSQL advisory lock keys
+	protocol int
+	presence *presence // PostgreSQL: this replica's presence lock (compat.go)
 	stmts    stmts
 	multi    map[string]*sql.Stmt // multi-row inserts by kind and row count
 	email    *hogpipe.EmailPolicy
@@ -103,6 +116,9 @@ func (opt *Options) defaults() {
 	}
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opt.protocol == 0 {
+		opt.protocol = Protocol
 	}
 }
 
@@ -150,6 +166,7 @@ func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 // once across them.
 func OpenPostgres(ctx context.Context, url string, opt Options) (*Store, error) {
 	opt.defaults()
+	opt.progress(PhaseConnecting)
 	w, err := sql.Open("pgx", url)
 	if err != nil {
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
@@ -165,40 +182,53 @@ func OpenPostgres(ctx context.Context, url string, opt Options) (*Store, error) 
 		w.Close()
 		return nil, fmt.Errorf("open PostgreSQL: %w", err)
 	}
-	r.SetMaxOpenConns(8)
+	// Eight for reads, plus the sessions that hold locks for a replica's
+	// life: its presence, and the training file's writer lock (held, or
+	// waited on).
+	r.SetMaxOpenConns(10)
 	return start(ctx, w, r, postgresDialect, opt)
 }
 
 func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, error) {
-	if err := migrate(ctx, w, d); err != nil {
+	fail := func(err error) (*Store, error) {
 		w.Close()
 		r.Close()
 		return nil, err
+	}
+	var schema string
+	if d.pg {
+		if err := w.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+			return fail(fmt.Errorf("read the current schema: %w", err))
+		}
+	}
+	if err := migrate(ctx, w, d, schema, &opt); err != nil {
+		return fail(err)
+	}
+	opt.progress(PhaseCompat)
+	presenceConn, err := checkProtocol(ctx, w, r, d, schema, opt.protocol)
+	if err != nil {
+		return fail(err)
 	}
 	st, err := prepareStmts(ctx, w, d)
 	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, err
+		if presenceConn != nil {
+			presenceConn.Close()
+		}
+		return fail(err)
 	}
 	multi, err := prepareMulti(ctx, w, d)
 	if err != nil {
-		w.Close()
-		r.Close()
-		return nil, err
+		if presenceConn != nil {
+			presenceConn.Close()
+		}
+		return fail(err)
 	}
 	var locks pgLocks
 	if d.pg {
-		var schema string
-		if err := w.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-			w.Close()
-			r.Close()
-			return nil, fmt.Errorf("read the current schema: %w", err)
-		}
-		locks = newPGLocks(schema)
+		locks = newPGLocks(schema, opt.protocol)
 	}
 	s := &Store{
-		w: w, r: reader{r, d}, d: d, log: opt.Logger, locks: locks,
+		w: w, r: reader{r, d}, d: d, log: opt.Logger, locks: locks, protocol: opt.protocol,
 		ops:           make(chan *op, opt.QueueSize),
 		quit:          make(chan struct{}),
 		exited:        make(chan struct{}),
@@ -211,19 +241,12 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 		observe:       opt.CommitObserver,
 		training:      opt.Training,
 	}
+	if presenceConn != nil {
+		s.presence = &presence{s: s, conn: presenceConn, stop: make(chan struct{}), done: make(chan struct{})}
+		go s.presence.run(opt.Logger)
+	}
 	go s.commitLoop()
 	return s, nil
-}
-
-func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
-	p, err := goose.NewProvider(d.goose, db, mustSub(migrations, "migrations/"+d.name))
-	if err != nil {
-		return fmt.Errorf("prepare migrations: %w", err)
-	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	return nil
 }
 
 // Close stops taking writes, commits what is queued and closes the file.
@@ -237,6 +260,10 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	close(s.quit)
 	<-s.exited
+	if s.presence != nil {
+		close(s.presence.stop)
+		<-s.presence.done
+	}
 	return errors.Join(s.r.DB.Close(), s.w.Close())
 }
 

@@ -33,7 +33,7 @@ type trainingMirror struct {
 // by the time /healthz answers. Then it keeps (or keeps trying for) the
 // lead in the background until ctx ends.
 func (m *trainingMirror) start(ctx context.Context) (<-chan error, error) {
-	first, err := m.lead(ctx)
+	first, err := m.lead(ctx, false)
 	if err != nil {
 		return nil, err
 	}
@@ -51,15 +51,26 @@ type leadership struct {
 	mirror *jsonl.Mirror
 }
 
-// lead takes the lock if free and opens (recovers) the file.
-func (m *trainingMirror) lead(parent context.Context) (*leadership, error) {
+// lead takes the lock if free (or, with wait, once it frees within a few
+// seconds) and opens (recovers) the file.
+func (m *trainingMirror) lead(parent context.Context, wait bool) (*leadership, error) {
 	// Bounded: a database that stopped answering must not hold the loop
 	// here, where no one watches the lock yet.
 	ctx, cancel := context.WithTimeout(parent, 30*time.Second)
 	defer cancel()
-	l, err := m.store.TryLead(ctx)
+	var l *sqlstore.Leader
+	var err error
+	if wait {
+		l, err = m.store.WaitLead(ctx, 5*time.Second)
+	} else {
+		l, err = m.store.TryLead(ctx)
+	}
 	if err != nil || l == nil {
 		return nil, err
+	}
+	took := time.Now()
+	if m.store.Postgres() {
+		m.log.Info("training file: took the writer lock; bringing the file up to date", "file", m.path)
 	}
 	mirror, err := jsonl.Open(ctx, m.path, m.store, m.log)
 	if err != nil {
@@ -72,7 +83,7 @@ func (m *trainingMirror) lead(parent context.Context) (*leadership, error) {
 		return nil, fmt.Errorf("bring %s up to date: %w", m.path, err)
 	}
 	if m.store.Postgres() {
-		m.log.Info("training file: this replica is its writer", "file", mirror.Path())
+		m.log.Info("training file: this replica is its writer", "file", mirror.Path(), "recovery", time.Since(took).Round(time.Millisecond))
 	}
 	return &leadership{l, mirror}, nil
 }
@@ -80,14 +91,22 @@ func (m *trainingMirror) lead(parent context.Context) (*leadership, error) {
 func (m *trainingMirror) loop(ctx context.Context, cur *leadership) error {
 	for {
 		if cur == nil {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(time.Second):
-			}
+			// On PostgreSQL a standby waits on the lock itself, so it takes
+			// over the moment the writer releases it; on trouble (the
+			// database away) it tries again a second later.
 			var err error
-			if cur, err = m.lead(ctx); err != nil {
+			if cur, err = m.lead(ctx, m.store.Postgres()); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
 				m.log.Warn("training file: cannot take over", "err", err)
+			}
+			if cur == nil {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(m.retryAfter(err)):
+				}
 			}
 			continue
 		}
@@ -104,12 +123,27 @@ func (m *trainingMirror) loop(ctx context.Context, cur *leadership) error {
 		err := cur.mirror.Run(runCtx)
 		cancel()
 		m.current.Store(nil)
+		// Released explicitly, not left to the connection's end: a replica
+		// draining on SIGTERM hands the role to a waiting one at once.
 		cur.leader.Release()
 		if ctx.Err() != nil {
+			if m.store.Postgres() {
+				m.log.Info("training file: writer role handed off (lock released)", "file", m.path)
+			}
 			return err
 		}
 		cur = nil
 	}
+}
+
+// retryAfter is the pause before trying for the lead again: none after a
+// bounded wait that simply ran out, a second after an error (or on
+// SQLite, where nobody else can hold it and trying is all there is).
+func (m *trainingMirror) retryAfter(err error) time.Duration {
+	if err == nil && m.store.Postgres() {
+		return 0
+	}
+	return time.Second
 }
 
 // Notify wakes the writer after a commit.

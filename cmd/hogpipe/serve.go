@@ -103,13 +103,47 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 
+	// Bound first and answering at once: /healthz says the process lives
+	// while the store opens (which may mean waiting for another replica's
+	// migration), /readyz says it is not ready yet and why.
+	gate := server.NewGate("starting")
+	hs := &http.Server{
+		Handler:           gate,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	started := false
+	defer func() {
+		if !started {
+			hs.Close()
+		}
+	}()
+	log.Info("starting; /readyz answers 503 until the store is open", "addr", ln.Addr().String())
+
 	mets := metrics.New()
-	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout}
+	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
+		Progress: gate.SetPhase}
 	var store *sqlstore.Store
 	if c.database != "" {
 		// Replicas share the database; the data directory is not used.
 		if store, err = sqlstore.OpenPostgres(ctx, c.database, opts); err != nil {
-			return err
+			if ctx.Err() != nil {
+				// SIGTERM while waiting for another replica's migration: a
+				// clean stop, nothing was started.
+				log.Info("stopped while starting", "phase", gate.Phase())
+				return nil
+			}
+			return storeError(err)
 		}
 	} else {
 		unlock, err := lockDataDir(c.dataDir)
@@ -118,11 +152,12 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		}
 		defer unlock()
 		if store, err = sqlstore.OpenSQLite(ctx, dbPath(c.dataDir), opts); err != nil {
-			return fmt.Errorf("open store in %s: %w", c.dataDir, err)
+			return storeError(fmt.Errorf("open store in %s: %w", c.dataDir, err))
 		}
 	}
 	defer store.Close()
 
+	gate.SetPhase("recovering the training file")
 	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
 	mirrorDone, err := mirror.start(mirrorCtx)
@@ -160,11 +195,13 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	workerDone := make(chan error, 1)
 	workerRunning.Store(true)
 	go func() { workerDone <- worker.Run(workerCtx); workerRunning.Store(false) }()
+	// stopBackground stops the training file's writer and the email
+	// workers together: the writer catches up and hands its role off at
+	// once, while sends in flight finish and are recorded.
 	stopBackground := func() error {
-		stopWorker()
-		werr := <-workerDone
 		stopMirror()
-		return errors.Join(werr, <-mirrorDone)
+		stopWorker()
+		return errors.Join(<-workerDone, <-mirrorDone)
 	}
 
 	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server}, server.Deps{
@@ -174,22 +211,10 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 			func(context.Context) error { return running(&workerRunning, "email workers") },
 		},
 	})
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		stopBackground()
-		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
-	}
 	self := "http://" + displayAddr(ln.Addr())
-	fb.base.Store(&self)
+	fb.base.Store(&self) // before any request can render a dry-run link
+	gate.Open(srv.Handler())
+	started = true
 	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
 	fmt.Fprintln(env.stdout, emailSetup.describe)
@@ -202,33 +227,53 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-
 	select {
 	case err := <-serveErr:
 		stopBackground()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
+	// The whole shutdown fits in --shutdown-grace: an orchestrator's
+	// SIGKILL follows its own grace period, and a replica still busy then
+	// loses its work in flight less cleanly than one that gave up itself.
 	log.Info("shutting down", "grace", c.shutdownGrace)
-	srv.Drain()
 	shutCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
 	defer cancel()
-	// Shutdown returns once every in-flight request has its answer, and
-	// each answer waited for its commit.
-	shutErr := hs.Shutdown(shutCtx)
-	commits, ops, took := store.CommitStats()
-	log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
-	// Email workers finish (or time out) their sends and record them, then
-	// the mirror appends what is left, then the store commits and closes.
-	bgErr := stopBackground()
-	closeErr := store.Close()
-	if err := errors.Join(shutErr, bgErr, closeErr); err != nil {
-		return fmt.Errorf("shut down: %w", err)
+	srv.Drain()
+	done := make(chan error, 1)
+	go func() {
+		// Shutdown returns once every in-flight request has its answer, and
+		// each answer waited for its commit. Then the writer role is handed
+		// off and the email workers record their sends, then the store
+		// commits and closes.
+		shutErr := hs.Shutdown(shutCtx)
+		commits, ops, took := store.CommitStats()
+		log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
+		bgErr := stopBackground()
+		done <- errors.Join(shutErr, bgErr, store.Close())
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shut down: %w", err)
+		}
+	case <-shutCtx.Done():
+		// Whatever is left is safe to drop: nothing unacknowledged was
+		// promised, the file is recovered by its next writer, and locks and
+		// leases end with this process's connections.
+		return fmt.Errorf("shut down: not finished within --shutdown-grace %s; exiting anyway", c.shutdownGrace)
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// storeError makes a store this build must not run against a usage error
+// (exit code 2: retrying the same binary cannot help).
+func storeError(err error) error {
+	if errors.Is(err, sqlstore.ErrIncompatible) {
+		return usageError{err}
+	}
+	return err
 }
 
 // displayAddr turns ":3000" / "[::]:3000" into something a browser opens.
