@@ -366,6 +366,9 @@ func (lb *loadBalancer) send(ctx context.Context, path, body string) (acked bool
 		attempts++
 		url := lb.pick()
 		req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+		// Unauthenticated local webhooks must be JSON (a cross-site form
+		// cannot send that), as PostHog's deliveries are.
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := lb.client.Do(req)
 		if err == nil {
 			io.Copy(io.Discard, resp.Body)
