@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -29,21 +30,29 @@ func (s *Server) handleCapture() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		res := reserveFor(r)
 		batch, err := posthog.DecodeCapture(posthog.CaptureRequest{
 			Body:        body,
 			ContentType: r.Header.Get("Content-Type"),
 			Query:       r.URL.Query(),
 			MaxBytes:    s.cfg.MaxBodyBytes,
 			MaxEvents:   s.cfg.MaxEvents,
+			MaxValues:   s.cfg.MaxValues,
+			KnownToken:  s.knownToken,
+			Reserve:     res.reserve,
 			Now:         s.now(),
 		})
 		release()
+		if errors.Is(err, errMemoryBudget) {
+			s.shedMemory(w, r)
+			return
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
 		if !s.knownToken(batch.Token) {
-			msg := "unknown project token; configure it with --capture-tokens"
+			msg := posthog.UnknownTokenMessage
 			if batch.Token == "" {
 				msg = "missing project token (api_key)"
 			}
@@ -56,7 +65,10 @@ func (s *Server) handleCapture() http.Handler {
 			return
 		}
 		if len(batch.Rejected) > 0 {
-			setRejectReason(r, fmt.Sprintf("%d_events_rejected", len(batch.Rejected)))
+			// One label value whatever the count (a label per count would
+			// be up to MaxEvents series); the events are counted apart.
+			setRejectReason(r, reasonEventsRefused)
+			s.metrics.CaptureEventsRejected(len(batch.Rejected))
 		}
 		writeJSON(w, http.StatusOK, captureResponse{Status: "Ok", Events: results, Rejected: batch.Rejected})
 	})

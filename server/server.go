@@ -41,6 +41,9 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvents bounds the events in one request.
 	MaxEvents int
+	// MaxValues bounds the JSON values in one capture request (default
+	// 256 per event allowed): decoding costs memory per value.
+	MaxValues int
 	// CaptureTokens are the project tokens capture requests may carry.
 	CaptureTokens []string
 	Security      Security
@@ -77,6 +80,9 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1000
+	}
+	if cfg.MaxValues <= 0 {
+		cfg.MaxValues = 256 * cfg.MaxEvents
 	}
 	return &Server{cfg: cfg, store: d.Store, mirror: d.Mirror, metrics: d.Metrics, ready: d.Ready, log: d.Log, now: time.Now}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,6 +31,7 @@ type serveConfig struct {
 	database      string
 	commitLinger  time.Duration
 	commitTimeout time.Duration
+	memoryLimit   string
 	email         emailConfig
 	security      securityConfig
 	training      trainingConfig
@@ -48,6 +50,8 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.DurationVar(&c.commitLinger, "commit-linger", "HOGPIPE_COMMIT_LINGER", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", "HOGPIPE_COMMIT_TIMEOUT", 10*time.Second, "longest a group commit on PostgreSQL may take before its requests are answered 503 (a database that stopped answering)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", "HOGPIPE_MAX_BODY_BYTES", 1<<20, "largest request body accepted, in bytes")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "HOGPIPE_MEMORY_LIMIT", "auto",
+		"Go soft memory limit: a size (e.g. 1GiB), off, or auto (GOMEMLIMIT if set, else 3/4 of the cgroup's or machine's memory)")
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
@@ -88,6 +92,17 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	security, err := c.security.build(c.addr, func(s string) { notices = append(notices, s) })
 	if err != nil {
 		return err
+	}
+	if int64(c.maxBodyBytes)*2 > security.MaxRequestMemory && security.MaxRequestMemory > 0 {
+		return usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(security.MaxRequestMemory), c.maxBodyBytes)
+	}
+	memLimit, memLimitFrom, setLimit, err := memoryLimit(c.memoryLimit, env.getenv)
+	if err != nil {
+		return err
+	}
+	if setLimit {
+		// Restored on return: tests run serve inside their own process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memLimit))
 	}
 	training, err := c.training.policy()
 	if err != nil {
@@ -186,7 +201,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
+	log.Info("serving", "memory_limit", formatBytes(memLimit), "memory_limit_from", memLimitFrom, "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
