@@ -393,6 +393,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			key := clientKey(clientIP(r, sec.TrustedProxies), sec.IPv6Prefix)
 			if lim != nil {
 				if ok, wait := lim.allow(key, time.Now()); !ok {
+					closeUnread(w)
 					w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 					setRejectReason(r, reasonRateLimited)
 					writeStatus(w, http.StatusTooManyRequests, reasonRateLimited, "too many requests from this client; slow down")
@@ -401,6 +402,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			}
 			if perClient != nil {
 				if !perClient.acquire(key) {
+					closeUnread(w)
 					w.Header().Set("Retry-After", retryAfterSeconds)
 					setRejectReason(r, reasonPerClient)
 					writeStatus(w, http.StatusTooManyRequests, reasonPerClient,
@@ -415,6 +417,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			bp, err := readAllBudgeted(w, r, s.cfg.MaxBodyBytes, res)
 			if err != nil {
+				closeUnread(w)
 				if errors.Is(err, errMemoryBudget) {
 					s.shedMemory(w, r)
 					return
@@ -442,6 +445,15 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// closeUnread marks an answer given before the body was read: the
+// connection closes after it. Otherwise net/http would first read up to
+// 256 KiB of the unread body to keep the connection, and a client sending
+// one byte at a time would hold the answer (and the connection) until the
+// read timeout.
+func closeUnread(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
 }
 
 func setPreread(r *http.Request, p *prereadBody) {

@@ -67,7 +67,7 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 	fs.IntVar(&c.maxPerClient, "max-per-client", "HOGPIPE_MAX_PER_CLIENT", 64, "concurrent requests per client, bodies still arriving included, before 429 (0: no cap); local requests are not limited")
 	fs.IntVar(&c.rateClients, "rate-limit-clients", "HOGPIPE_RATE_LIMIT_CLIENTS", 100000, "most clients the rate limiter remembers; the least recently seen are forgotten first")
 	fs.IntVar(&c.ipv6Prefix, "ipv6-prefix", "HOGPIPE_IPV6_PREFIX", 64, "leading bits of an IPv6 address that name one client for the per-client limits (128: each address)")
-	c.maxRequestMemory = 256 << 20
+	c.maxRequestMemory = 128 << 20
 	fs.fs.Var(&c.maxRequestMemory, "max-request-memory", "bytes all requests in flight may hold (bodies, decompressed and decoded payloads) before waiting, then 503; e.g. 256MiB")
 	fs.bind("max-request-memory", "HOGPIPE_MAX_REQUEST_MEMORY")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "HOGPIPE_TRUSTED_PROXIES", "",
