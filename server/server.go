@@ -47,6 +47,9 @@ type Config struct {
 	// CaptureTokens are the project tokens capture requests may carry.
 	CaptureTokens []string
 	Security      Security
+	// WriteTimeout is the server's write timeout; a long download has it
+	// renewed per chunk (0: none set, nothing to renew).
+	WriteTimeout time.Duration
 }
 
 // Deps are what the server is built from.

@@ -32,6 +32,7 @@ type serveConfig struct {
 	commitLinger  time.Duration
 	commitTimeout time.Duration
 	memoryLimit   string
+	writeTimeout  time.Duration
 	email         emailConfig
 	security      securityConfig
 	training      trainingConfig
@@ -57,6 +58,8 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	addEmailFlags(fs, &c.email)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
+	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
+		"longest an answer may take to write; a training data download has it renewed per chunk, so only a client that stops reading is cut off")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
@@ -74,6 +77,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	fs, c := serveFlags(env)
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
+	}
+	if c.writeTimeout < 0 {
+		return usagef("--write-timeout cannot be negative (0: none)")
 	}
 	if c.maxBodyBytes < 1024 {
 		return usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
@@ -170,7 +176,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return errors.Join(werr, <-mirrorDone)
 	}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security}, server.Deps{
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, WriteTimeout: c.writeTimeout}, server.Deps{
 		Store: store, Mirror: mirror, Metrics: mets, Log: log,
 		Ready: []func(context.Context) error{
 			func(context.Context) error { return running(&mirror.running, "training file mirror") },
@@ -181,7 +187,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      c.writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
