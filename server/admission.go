@@ -74,13 +74,14 @@ const budgetWait = 2 * time.Second
 type memBudget struct {
 	sem  *semaphore.Weighted
 	size int64
+	wait time.Duration
 }
 
 func newMemBudget(size int64) *memBudget {
 	if size <= 0 {
 		return nil
 	}
-	return &memBudget{sem: semaphore.NewWeighted(size), size: size}
+	return &memBudget{sem: semaphore.NewWeighted(size), size: size, wait: budgetWait}
 }
 
 // reservation is one request's share of the budget; a nil one reserves
@@ -107,7 +108,7 @@ func (r *reservation) reserve(n int64) error {
 		return hogpipe.Errorf(hogpipe.ETooLarge, "request needs more memory than the whole in-flight budget (%d bytes, --max-request-memory)", r.b.size)
 	}
 	if !r.b.sem.TryAcquire(n) {
-		ctx, cancel := context.WithTimeout(r.ctx, budgetWait)
+		ctx, cancel := context.WithTimeout(r.ctx, r.b.wait)
 		err := r.b.sem.Acquire(ctx, n)
 		cancel()
 		if err != nil {
