@@ -115,6 +115,20 @@ func FuzzScanShape(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		sh, err := scanShape(body, MaxDepth)
+		// Fed as it arrives, in pieces, the scan ends the same.
+		for _, step := range []int{1, 3, 7, 64} {
+			inc := newScanner(MaxDepth)
+			var ierr error
+			for n := step; n < len(body) && ierr == nil; n += step {
+				ierr = inc.feed(body[:n], false)
+			}
+			if ierr == nil {
+				ierr = inc.feed(body, true)
+			}
+			if (ierr != nil) != (err != nil) || (err == nil && inc.result(body) != sh) {
+				t.Fatalf("in steps of %d: %+v (%v), in one go: %+v (%v)", step, inc.result(body), ierr, sh, err)
+			}
+		}
 		if !json.Valid(body) {
 			return // the decoder names the problem; the scan only must not crash
 		}

@@ -27,42 +27,73 @@ type shape struct {
 	token string
 }
 
+// span is a byte range of the body being scanned; offsets rather than
+// slices, because a body scanned as it arrives moves when its buffer grows.
+type span struct{ start, end int }
+
+func (s span) of(b []byte) []byte { return b[s.start:s.end] }
+
+// scanner is the scan, resumable: feed it the body so far, as often as
+// more arrives, and it picks up where it stopped (before a string or a
+// literal it has not seen the end of).
+type scanner struct {
+	sh                shape
+	maxDepth          int
+	kinds             [MaxDepth + 2]byte // container kind at each depth
+	depth, expect     int
+	countDepth        int  // depth whose direct children are the events
+	key, apiKey, tok  span // last key at depth 1 of a top-level object; token values
+	haveKey, haveAPI  bool
+	haveTok, finished bool
+	pos               int
+}
+
+const (
+	expectValue = iota
+	expectKey
+	expectOther
+)
+
+func newScanner(maxDepth int) *scanner {
+	return &scanner{sh: shape{events: -1}, maxDepth: min(maxDepth, MaxDepth), countDepth: -1}
+}
+
 // scanShape reads b once. It is exact for valid JSON; on invalid JSON its
 // counts may be off, which is harmless: the decoder that runs afterwards
 // reports the syntax error.
 func scanShape(b []byte, maxDepth int) (shape, error) {
-	sh := shape{events: -1}
-	const (
-		expectValue = iota
-		expectKey
-		expectOther
-	)
-	var kinds [MaxDepth + 2]byte // container kind at each depth
-	if maxDepth > MaxDepth {
-		maxDepth = MaxDepth
+	s := newScanner(maxDepth)
+	if err := s.feed(b, true); err != nil {
+		return s.sh, err
 	}
-	depth, expect := 0, expectValue
-	countDepth := -1 // depth whose direct children are the events
-	var key []byte   // last key read at depth 1 of a top-level object
-	var apiKey, token []byte
-	value := func() {
-		sh.values++
-		if depth == countDepth {
-			sh.events++
-		}
-		if depth == 1 && sh.top == '{' {
-			// A repeated key: the last one counts, as for the decoder.
-			switch {
-			case keyIs(key, "api_key"):
-				apiKey = nil
-			case keyIs(key, "token"):
-				token = nil
-			case keyIs(key, "batch"):
-				sh.events = -1
-			}
+	return s.result(b), nil
+}
+
+func (s *scanner) isKey(b []byte, name string) bool { return s.haveKey && keyIs(s.key.of(b), name) }
+
+func (s *scanner) value(b []byte) {
+	s.sh.values++
+	if s.depth == s.countDepth {
+		s.sh.events++
+	}
+	if s.depth == 1 && s.sh.top == '{' {
+		// A repeated key: the last one counts, as for the decoder.
+		switch {
+		case s.isKey(b, "api_key"):
+			s.haveAPI = false
+		case s.isKey(b, "token"):
+			s.haveTok = false
+		case s.isKey(b, "batch"):
+			s.sh.events = -1
 		}
 	}
-	for i := 0; i < len(b); {
+}
+
+// feed scans b (the whole body so far) from where the last call stopped;
+// final says no more will come.
+func (s *scanner) feed(b []byte, final bool) error {
+	for s.pos < len(b) {
+		i := s.pos
 		c := b[i]
 		switch c {
 		case ' ', '\t', '\n', '\r':
@@ -75,77 +106,100 @@ func scanShape(b []byte, maxDepth int) (shape, error) {
 				}
 				j++
 			}
-			s := b[i:min(j+1, len(b))]
-			if expect == expectKey {
-				if depth == 1 {
-					key = s
+			if j >= len(b) && !final {
+				return nil // the rest of the string has not arrived
+			}
+			str := span{i, min(j+1, len(b))}
+			if s.expect == expectKey {
+				if s.depth == 1 {
+					s.key, s.haveKey = str, true
 				}
 			} else {
-				value()
-				if depth == 1 && sh.top == '{' {
+				s.value(b)
+				if s.depth == 1 && s.sh.top == '{' {
 					switch {
-					case keyIs(key, "api_key"):
-						apiKey = s
-					case keyIs(key, "token"):
-						token = s
+					case s.isKey(b, "api_key"):
+						s.apiKey, s.haveAPI = str, true
+					case s.isKey(b, "token"):
+						s.tok, s.haveTok = str, true
 					}
 				}
 			}
-			expect = expectOther
-			i = j + 1
+			s.expect = expectOther
+			i = str.end
 		case '{', '[':
-			value()
-			depth++
-			if depth > maxDepth {
-				return sh, hogpipe.Errorf(hogpipe.EMalformed, "JSON nested deeper than %d levels", maxDepth)
+			s.value(b)
+			s.depth++
+			if s.depth > s.maxDepth {
+				return hogpipe.Errorf(hogpipe.EMalformed, "JSON nested deeper than %d levels", s.maxDepth)
 			}
-			kinds[depth] = c
+			s.kinds[s.depth] = c
 			switch {
-			case depth == 1:
-				sh.top = c
+			case s.depth == 1:
+				s.sh.top = c
 				if c == '[' {
-					sh.events, countDepth = 0, 1
+					s.sh.events, s.countDepth = 0, 1
 				}
-			case depth == 2 && c == '[' && sh.top == '{' && keyIs(key, "batch"):
-				sh.events, countDepth = 0, 2
+			case s.depth == 2 && c == '[' && s.sh.top == '{' && s.isKey(b, "batch"):
+				s.sh.events, s.countDepth = 0, 2
 			}
-			expect = expectValue
+			s.expect = expectValue
 			if c == '{' {
-				expect = expectKey
+				s.expect = expectKey
 			}
 			i++
 		case '}', ']':
-			if depth == countDepth && depth == 2 {
-				countDepth = -1 // the batch array ended; its count stays
+			if s.depth == s.countDepth && s.depth == 2 {
+				s.countDepth = -1 // the batch array ended; its count stays
 			}
-			if depth > 0 {
-				depth--
+			if s.depth > 0 {
+				s.depth--
 			}
-			expect = expectOther
+			s.expect = expectOther
 			i++
 		case ',':
-			expect = expectValue
-			if depth > 0 && kinds[depth] == '{' {
-				expect = expectKey
+			s.expect = expectValue
+			if s.depth > 0 && s.kinds[s.depth] == '{' {
+				s.expect = expectKey
 			}
 			i++
 		case ':':
-			expect = expectValue
+			s.expect = expectValue
 			i++
 		default: // a number, true, false, null, or garbage the decoder will name
-			value()
-			for i < len(b) && !delimiter(b[i]) {
-				i++
+			j := i
+			for j < len(b) && !delimiter(b[j]) {
+				j++
 			}
-			expect = expectOther
+			if j >= len(b) && !final {
+				return nil // the literal may go on
+			}
+			s.value(b)
+			s.expect = expectOther
+			i = j
+		}
+		s.pos = i
+	}
+	return nil
+}
+
+// token is the envelope's token as far as the scan has seen.
+func (s *scanner) token(b []byte) string {
+	if s.haveAPI {
+		if t := unquote(s.apiKey.of(b)); t != "" {
+			return t
 		}
 	}
-	if s := unquote(apiKey); s != "" {
-		sh.token = s
-	} else {
-		sh.token = unquote(token)
+	if s.haveTok {
+		return unquote(s.tok.of(b))
 	}
-	return sh, nil
+	return ""
+}
+
+func (s *scanner) result(b []byte) shape {
+	sh := s.sh
+	sh.token = s.token(b)
+	return sh
 }
 
 // keyIs compares a raw key (with its quotes) to name; a key written with
@@ -177,4 +231,59 @@ func delimiter(c byte) bool {
 		return true
 	}
 	return false
+}
+
+// CaptureLimits are the limits a capture body can be held to while it
+// arrives.
+type CaptureLimits struct {
+	MaxEvents, MaxValues int
+	KnownToken           func(string) bool
+}
+
+// BodyCheck checks a capture body as it arrives, so one that breaks a
+// limit is refused after its first bytes, not after all of them: a plain
+// JSON body's event count, value count, depth and envelope token. Gzip
+// and base64 bodies are left to DecodeCapture.
+type BodyCheck struct {
+	lim  CaptureLimits
+	scan *scanner
+	off  bool
+}
+
+// NewBodyCheck starts checking one body.
+func NewBodyCheck(lim CaptureLimits) *BodyCheck {
+	return &BodyCheck{lim: lim, scan: newScanner(MaxDepth)}
+}
+
+// Check looks at the body read so far (all of it, from its first byte).
+func (c *BodyCheck) Check(body []byte) error {
+	if c.off {
+		return nil
+	}
+	if c.scan.pos == 0 {
+		t := bytes.TrimLeft(body, " \t\r\n")
+		if len(t) == 0 {
+			return nil
+		}
+		if !looksJSON(t) {
+			c.off = true
+			return nil
+		}
+	}
+	if err := c.scan.feed(body, false); err != nil {
+		return err
+	}
+	sh := &c.scan.sh
+	if c.lim.MaxEvents > 0 && sh.events > c.lim.MaxEvents {
+		return hogpipe.Errorf(hogpipe.ETooLarge, "more than %d events in one request", c.lim.MaxEvents)
+	}
+	if c.lim.MaxValues > 0 && sh.values > c.lim.MaxValues {
+		return hogpipe.Errorf(hogpipe.ETooLarge, "more than %d JSON values in one request", c.lim.MaxValues)
+	}
+	if c.lim.KnownToken != nil {
+		if tok := c.scan.token(body); tok != "" && !c.lim.KnownToken(tok) {
+			return &hogpipe.Error{Code: hogpipe.EUnauthorized, Field: "api_key", Message: UnknownTokenMessage}
+		}
+	}
+	return nil
 }

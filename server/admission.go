@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/posthog"
 )
 
 // Admission, in the order a request meets it (protect):
@@ -172,7 +174,9 @@ func preread(r *http.Request) *prereadBody {
 
 // readAllBudgeted reads at most limit bytes of body, reserving them from
 // res as they arrive, in steps of at most bodyChunk.
-func readAllBudgeted(w http.ResponseWriter, r *http.Request, limit int64, res *reservation) (*[]byte, error) {
+// check, when set, sees the body so far after every read, and its error
+// stops the read.
+func readAllBudgeted(w http.ResponseWriter, r *http.Request, limit int64, res *reservation, check func([]byte) error) (*[]byte, error) {
 	if r.ContentLength > limit {
 		return nil, hogpipe.Errorf(hogpipe.ETooLarge, "body larger than %d bytes", limit)
 	}
@@ -202,6 +206,11 @@ func readAllBudgeted(w http.ResponseWriter, r *http.Request, limit int64, res *r
 		}
 		n, err := body.Read(buf[len(buf) : len(buf)+step])
 		buf = buf[:len(buf)+n]
+		if check != nil && n > 0 {
+			if cerr := check(buf); cerr != nil {
+				return fail(cerr)
+			}
+		}
 		if err == io.EOF {
 			*bp = buf
 			return bp, nil
@@ -416,7 +425,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		res := budget.start(r.Context())
 		defer res.release()
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
-			bp, err := readAllBudgeted(w, r, s.cfg.MaxBodyBytes, res)
+			bp, err := readAllBudgeted(w, r, s.cfg.MaxBodyBytes, res, s.bodyCheck(r))
 			if err != nil {
 				closeUnread(w)
 				if errors.Is(err, errMemoryBudget) {
@@ -461,6 +470,26 @@ func setPreread(r *http.Request, p *prereadBody) {
 	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
 		ri.body = p
 	}
+}
+
+// bodyCheck is what a request's body is held to while it arrives: capture
+// bodies are refused at the first byte that breaks a limit (too many
+// events or values, an unknown token, too deep), not after a megabyte.
+func (s *Server) bodyCheck(r *http.Request) func([]byte) error {
+	if r.Method != http.MethodPost || !isCapturePath(r.URL.Path) {
+		return nil
+	}
+	return posthog.NewBodyCheck(posthog.CaptureLimits{MaxEvents: s.cfg.MaxEvents, MaxValues: s.cfg.MaxValues, KnownToken: s.knownToken}).Check
+}
+
+func isCapturePath(p string) bool {
+	p = strings.TrimSuffix(p, "/")
+	for _, c := range capturePaths {
+		if p == c {
+			return true
+		}
+	}
+	return false
 }
 
 // shedMemory answers a request the memory budget had no room for.

@@ -46,7 +46,7 @@ func TestReadAllBudgeted(t *testing.T) {
 	res := b.start(context.Background())
 	body := strings.Repeat("x", 300_000)
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
-	bp, err := readAllBudgeted(httptest.NewRecorder(), r, 1<<20, res)
+	bp, err := readAllBudgeted(httptest.NewRecorder(), r, 1<<20, res, nil)
 	if err != nil || string(*bp) != body {
 		t.Fatalf("err %v, got %d bytes", err, len(*bp))
 	}
@@ -56,12 +56,12 @@ func TestReadAllBudgeted(t *testing.T) {
 	res.release()
 
 	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
-	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background())); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
+	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background()), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
 		t.Errorf("over the limit: %v", err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.ContentLength = -1 // chunked: found out while reading
-	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background())); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
+	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background()), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
 		t.Errorf("chunked over the limit: %v", err)
 	}
 }

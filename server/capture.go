@@ -12,6 +12,10 @@ import (
 	"github.com/hogpipe/hogpipe/posthog"
 )
 
+// capturePaths are the capture protocol's endpoints (each also with a
+// trailing slash).
+var capturePaths = []string{"/e", "/i/v0/e", "/batch", "/capture"}
+
 // captureResponse is what posthog-js expects: 200 with a JSON body, else it
 // retries. Rejected events are listed so a person debugging can see why.
 type captureResponse struct {

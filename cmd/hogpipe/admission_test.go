@@ -281,3 +281,46 @@ func vmHWM(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM in /proc/<pid>/status")
 	return 0
 }
+
+// TestCaptureBodyRefusedWhileArriving: a capture body that breaks a limit
+// in its first bytes is answered at once, before the rest of it arrives,
+// and the connection closed: a 1 MiB body of junk costs the server what it
+// takes to see that, not a megabyte read. The client here sends 64 KiB of
+// an announced 1 MiB and waits; before, the server waited for the rest
+// (until its 30 s read timeout).
+func TestCaptureBodyRefusedWhileArriving(t *testing.T) {
+	ts := startServer(t, nil)
+	host := strings.TrimPrefix(ts.URL, "http://")
+	for _, c := range []struct {
+		name, head string
+		status     int
+	}{
+		{"too many events", "[" + strings.Repeat("0,", 32<<10), 413},
+		{"unknown token first", `{"api_key":"phc_unknown","batch":[` + strings.Repeat(`{"event":"x"},`, 4<<10), 401},
+		{"too deep", strings.Repeat("[", 64<<10), 400},
+	} {
+		conn, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /e/ HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", host, 1<<20-1, c.head)
+		// Waiting for the answer is bounded well below the server's read
+		// timeout, so a server that waits for the whole body fails here.
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Errorf("%s: no answer before the body was complete: %v", c.name, err)
+			conn.Close()
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		conn.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(b), `"status":"error"`) {
+			t.Errorf("%s: %d %s, want %d and a JSON error", c.name, resp.StatusCode, b, c.status)
+		}
+		if !resp.Close {
+			t.Errorf("%s: the connection stays open for the unread rest of the body", c.name)
+		}
+	}
+}
