@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,7 +33,7 @@ import (
 //
 // Each client dials from its own loopback address (127.0.0.x) and names a
 // public Host, so hogpipe treats it as a remote client with its own bucket.
-func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
+func runAbuse(ctx context.Context, env *environment, dur time.Duration, cpuProfile string) error {
 	const secret = "abuse-test-secret-0123456789"
 	getenv := func(k string) string {
 		if k == "HOGPIPE_WEBHOOK_SECRET" {
@@ -65,6 +66,15 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration) error {
 		return resp.StatusCode, nil
 	}
 
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	deadline := time.Now().Add(dur)
 	var wg sync.WaitGroup
 	var abuse struct {
