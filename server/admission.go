@@ -403,6 +403,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			key := clientKey(clientIP(r, sec.TrustedProxies), sec.IPv6Prefix)
 			if lim != nil {
 				if ok, wait := lim.allow(key, time.Now()); !ok {
+					s.routeOf(r)
 					closeUnread(w)
 					w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 					setRejectReason(r, reasonRateLimited)
@@ -412,6 +413,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			}
 			if perClient != nil {
 				if !perClient.acquire(key) {
+					s.routeOf(r)
 					closeUnread(w)
 					w.Header().Set("Retry-After", retryAfterSeconds)
 					setRejectReason(r, reasonPerClient)
@@ -427,6 +429,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			bp, err := readAllBudgeted(w, r, s.cfg.MaxBodyBytes, res, s.bodyCheck(r))
 			if err != nil {
+				s.routeOf(r)
 				closeUnread(w)
 				if errors.Is(err, errMemoryBudget) {
 					s.shedMemory(w, r)
@@ -447,6 +450,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			case slots <- struct{}{}:
 				defer func() { <-slots }()
 			default:
+				s.routeOf(r)
 				w.Header().Set("Retry-After", retryAfterSeconds)
 				setRejectReason(r, reasonOverloaded)
 				writeStatus(w, http.StatusServiceUnavailable, reasonOverloaded, "server is at its concurrent request limit; retry")
@@ -455,6 +459,14 @@ func (s *Server) protect(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// routeOf records the route of a request refused before routing, so the
+// metrics count it under its route, not as unmatched.
+func (s *Server) routeOf(r *http.Request) {
+	if r.Pattern == "" && s.mux != nil {
+		_, r.Pattern = s.mux.Handler(r)
+	}
 }
 
 // closeUnread marks an answer given before the body was read: the

@@ -74,6 +74,7 @@ type Server struct {
 	now      func() time.Time
 	draining atomic.Bool
 	reqSeq   atomic.Uint64
+	mux      *http.ServeMux // for the route of requests refused before routing
 }
 
 // New returns the server; Handler gives its http.Handler.
@@ -94,6 +95,7 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
+	s.mux = mux
 	return s.logRequests(nosniff(s.protect(mux)))
 }
 
