@@ -424,6 +424,13 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				defer perClient.release(key)
 			}
 		}
+		if err := s.precheck(r); err != nil {
+			// Decided on the headers: the body is not worth reading.
+			s.routeOf(r)
+			closeUnread(w)
+			writeError(w, r, s.log, err)
+			return
+		}
 		res := budget.start(r.Context())
 		defer res.release()
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -482,6 +489,20 @@ func setPreread(r *http.Request, p *prereadBody) {
 	if ri, ok := r.Context().Value(ctxKey{}).(*reqInfo); ok {
 		ri.body = p
 	}
+}
+
+// precheck refuses, on its headers alone, a webhook delivery that cannot
+// be authorized whatever its body: no credential, a wrong shared secret, or
+// no authentication configured and not local. Only a signature needs the
+// body; such requests pass here and are verified once it is read.
+func (s *Server) precheck(r *http.Request) error {
+	if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/api/webhooks/") {
+		return nil
+	}
+	if s.cfg.Security.SigningKey != nil && r.Header.Get("webhook-signature") != "" {
+		return nil
+	}
+	return s.authorizeWebhook(r, nil)
 }
 
 // bodyCheck is what a request's body is held to while it arrives: capture

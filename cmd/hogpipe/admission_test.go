@@ -298,12 +298,19 @@ func TestCaptureBodyRefusedWhileArriving(t *testing.T) {
 		{"too many events", "[" + strings.Repeat("0,", 32<<10), 413},
 		{"unknown token first", `{"api_key":"phc_unknown","batch":[` + strings.Repeat(`{"event":"x"},`, 4<<10), 401},
 		{"too deep", strings.Repeat("[", 64<<10), 400},
+		// A webhook from elsewhere with no authentication configured is
+		// refused on its headers: its body would not change the answer.
+		{"webhook that cannot be authorized", `{"event":{"event":"generation_failed","properties":{"input_prompt":"` + strings.Repeat("x", 64<<10), 401},
 	} {
 		conn, err := net.Dial("tcp", host)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(conn, "POST /e/ HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", host, 1<<20-1, c.head)
+		path, hostHeader := "/e/", host
+		if strings.HasPrefix(c.name, "webhook") {
+			path, hostHeader = "/api/webhooks/generation-failed", "hogpipe.example.com"
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s", path, hostHeader, 1<<20-1, c.head)
 		// Waiting for the answer is bounded well below the server's read
 		// timeout, so a server that waits for the whole body fails here.
 		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
