@@ -198,6 +198,10 @@ func readAllBudgeted(w http.ResponseWriter, r *http.Request, limit int64, res *r
 			buf = slices.Grow(buf, max(grow, 1))
 		}
 		step := min(cap(buf)-len(buf), bodyChunk)
+		if r.ContentLength > 0 {
+			// A 1 KiB body reserves 1 KiB, not a whole chunk (+1 to see EOF).
+			step = max(1, min(step, int(r.ContentLength)+1-len(buf)))
+		}
 		if need := int64(len(buf)+step) - reserved; need > 0 {
 			if err := res.reserve(need); err != nil {
 				return fail(err)

@@ -50,8 +50,19 @@ func TestReadAllBudgeted(t *testing.T) {
 	if err != nil || string(*bp) != body {
 		t.Fatalf("err %v, got %d bytes", err, len(*bp))
 	}
+	if res.held < int64(len(body)) || res.held > int64(len(body))+1 {
+		t.Errorf("reserved %d for a body of %d (Content-Length known)", res.held, len(body))
+	}
+	res.release()
+
+	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
+	r.ContentLength = -1
+	res = b.start(context.Background())
+	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1<<20, res, nil); err != nil {
+		t.Fatal(err)
+	}
 	if res.held < int64(len(body)) || res.held > int64(len(body))+bodyChunk {
-		t.Errorf("reserved %d for a body of %d", res.held, len(body))
+		t.Errorf("reserved %d for a chunked body of %d", res.held, len(body))
 	}
 	res.release()
 
