@@ -46,7 +46,7 @@ test-go:
 # report "context deadline exceeded" as a failure when the time runs out
 # (go.dev/issue/75804, fixed in Go 1.27); it did in a clean-clone run here.
 FUZZTIME ?= 40000x
-FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzScanShape FuzzSignature
 fuzz:
 	@for f in $(FUZZ_TARGETS); do \
 		echo "fuzz $$f for $(FUZZTIME) inputs"; \

@@ -28,6 +28,7 @@ type Metrics struct {
 	batchSize     prometheus.Histogram
 	commitSeconds prometheus.Histogram
 	sends         *prometheus.CounterVec
+	eventsRefused prometheus.Counter
 }
 
 // Gauges are read from the store when Prometheus scrapes.
@@ -68,7 +69,10 @@ func New() *Metrics {
 	m.sends = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hogpipe_email_sends_total", Help: "Email send attempts by outcome (sent, retrying, failed, dry_run).",
 	}, []string{"outcome"})
-	m.reg.MustRegister(m.requests, m.rejected, m.ingestSeconds, m.stored, m.deduplicated, m.batchSize, m.commitSeconds, m.sends,
+	m.eventsRefused = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "hogpipe_capture_events_rejected_total", Help: "Events refused inside capture batches that were otherwise stored (the request counts once, as reason events_rejected).",
+	})
+	m.reg.MustRegister(m.eventsRefused, m.requests, m.rejected, m.ingestSeconds, m.stored, m.deduplicated, m.batchSize, m.commitSeconds, m.sends,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	// Known outcomes appear at zero, so rate() works from the first send.
 	for _, s := range []hogpipe.EmailState{hogpipe.EmailSent, hogpipe.EmailRetrying, hogpipe.EmailFailed, hogpipe.EmailDryRun} {
@@ -115,6 +119,14 @@ func (m *Metrics) Ingested(source hogpipe.Source, start time.Time, names []strin
 			m.stored.WithLabelValues(eventLabel(n), string(source)).Inc()
 		}
 	}
+}
+
+// CaptureEventsRejected counts events refused within an accepted batch.
+func (m *Metrics) CaptureEventsRejected(n int) {
+	if m == nil {
+		return
+	}
+	m.eventsRefused.Add(float64(n))
 }
 
 // Commit records one group commit.

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/hogpipe/hogpipe"
@@ -24,8 +26,24 @@ type CaptureRequest struct {
 	// body must not expand into gigabytes.
 	MaxBytes  int64
 	MaxEvents int
-	Now       time.Time
+	// MaxValues bounds the JSON values (scalars and containers) in one
+	// request; 0: no bound. Decoding costs memory per value, not per byte.
+	MaxValues int
+	// KnownToken, when set, lets a request whose envelope names an unknown
+	// project token be refused before anything is decompressed past the
+	// envelope's first pass or decoded.
+	KnownToken func(string) bool
+	// Reserve, when set, is asked before memory is taken for the request's
+	// decompressed payload and decoded values (an estimate, in bytes); an
+	// error from it is returned as is.
+	Reserve func(n int64) error
+	Now     time.Time
 }
+
+// bytesPerValue estimates what decoding one JSON value into generic Go
+// values costs (an interface slot, a boxed json.Number or string header, a
+// map entry for members), measured at 40–100 bytes; rounded up.
+const bytesPerValue = 128
 
 // Rejected is one event of a batch that was not accepted, and why.
 type Rejected struct {
@@ -49,11 +67,33 @@ type CaptureBatch struct {
 // are listed in Rejected and the rest returned; an error means nothing in
 // the request is usable.
 func DecodeCapture(req CaptureRequest) (*CaptureBatch, error) {
-	payload, err := decodePayload(req.Body, req.ContentType, req.Query, req.MaxBytes)
+	payload, err := decodePayload(req.Body, req.ContentType, req.MaxBytes, req.Reserve)
 	if err != nil {
 		return nil, err
 	}
-	v, err := decodeJSON(payload)
+	if !utf8.Valid(payload) {
+		return nil, hogpipe.Errorf(hogpipe.EMalformed, "body is not valid UTF-8")
+	}
+	// Every limit that can be checked without decoding is checked first.
+	sh, err := scanShape(payload, MaxDepth)
+	if err != nil {
+		return nil, err
+	}
+	if req.MaxEvents > 0 && sh.events > req.MaxEvents {
+		return nil, hogpipe.Errorf(hogpipe.ETooLarge, "%d events in one request; at most %d", sh.events, req.MaxEvents)
+	}
+	if req.KnownToken != nil && sh.token != "" && !req.KnownToken(sh.token) {
+		return nil, &hogpipe.Error{Code: hogpipe.EUnauthorized, Field: "api_key", Message: UnknownTokenMessage}
+	}
+	if req.MaxValues > 0 && sh.values > req.MaxValues {
+		return nil, hogpipe.Errorf(hogpipe.ETooLarge, "%d JSON values in one request; at most %d", sh.values, req.MaxValues)
+	}
+	if req.Reserve != nil {
+		if err := req.Reserve(int64(sh.values) * bytesPerValue); err != nil {
+			return nil, err
+		}
+	}
+	v, err := decodeValue(payload)
 	if err != nil {
 		return nil, err
 	}
@@ -114,6 +154,10 @@ func DecodeCapture(req CaptureRequest) (*CaptureBatch, error) {
 	}
 	return b, nil
 }
+
+// UnknownTokenMessage is the answer to a capture request whose project
+// token is not one hogpipe accepts.
+const UnknownTokenMessage = "unknown project token; configure it with --capture-tokens"
 
 func tokenOf(f fields) (string, error) {
 	tok, _, err := f.str("api_key")
@@ -243,23 +287,26 @@ func merge(dst, src map[string]any) map[string]any {
 var gzipMagic = []byte{0x1f, 0x8b}
 
 // decodePayload undoes the capture encodings, bounding the decoded size.
-func decodePayload(body []byte, contentType string, q url.Values, max int64) ([]byte, error) {
+// Like PostHog's own capture it sniffs the body and does not trust the
+// compression parameter: gzip magic, else a data= form, else JSON (else
+// bare base64). posthog-js sends compression=gzip-js with a base64 form on
+// some paths, and a 4xx would lose those events for good.
+func decodePayload(body []byte, contentType string, max int64, reserve func(int64) error) ([]byte, error) {
 	if len(body) == 0 {
 		return nil, hogpipe.Errorf(hogpipe.EMalformed, "empty body")
 	}
 	if bytes.HasPrefix(body, gzipMagic) {
-		return gunzip(body, max)
-	}
-	if q.Get("compression") == "gzip-js" || q.Get("compression") == "gzip" {
-		return nil, hogpipe.Errorf(hogpipe.EMalformed, "compression=%s but the body is not gzip", q.Get("compression"))
+		return gunzip(body, max, reserve)
 	}
 	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) > 0 && (trimmed[0] == '{' || trimmed[0] == '[') {
+	isForm := bytes.HasPrefix(trimmed, []byte("data=")) ||
+		(strings.HasPrefix(contentType, "application/x-www-form-urlencoded") && !looksJSON(trimmed))
+	if !isForm && looksJSON(trimmed) {
 		return body, nil
 	}
 	// A form (data=<base64>), as sendBeacon and older SDKs send, or bare base64.
 	data := trimmed
-	if strings.HasPrefix(contentType, "application/x-www-form-urlencoded") || bytes.HasPrefix(trimmed, []byte("data=")) {
+	if isForm {
 		form, err := url.ParseQuery(string(trimmed))
 		if err != nil {
 			return nil, hogpipe.Errorf(hogpipe.EMalformed, "form body does not parse: %v", err)
@@ -270,15 +317,23 @@ func decodePayload(body []byte, contentType string, q url.Values, max int64) ([]
 		}
 		data = []byte(d)
 	}
+	if reserve != nil {
+		// The decoded base64 (and the form's copy of it) are held too.
+		if err := reserve(2 * int64(len(data))); err != nil {
+			return nil, err
+		}
+	}
 	decoded, err := decodeBase64(data)
 	if err != nil {
 		return nil, hogpipe.Errorf(hogpipe.EMalformed, "body is neither JSON, gzip nor base64")
 	}
 	if bytes.HasPrefix(decoded, gzipMagic) {
-		return gunzip(decoded, max)
+		return gunzip(decoded, max, reserve)
 	}
 	return decoded, nil
 }
+
+func looksJSON(b []byte) bool { return len(b) > 0 && (b[0] == '{' || b[0] == '[') }
 
 func decodeBase64(b []byte) ([]byte, error) {
 	s := strings.TrimRight(string(b), "=")
@@ -290,18 +345,39 @@ func decodeBase64(b []byte) ([]byte, error) {
 	return nil, errors.New("not base64")
 }
 
-func gunzip(b []byte, max int64) ([]byte, error) {
+// gunzipChunk is how much decompressed output is reserved at a time: the
+// budget follows what the payload really grows to, not the limit.
+const gunzipChunk = 64 << 10
+
+func gunzip(b []byte, limit int64, reserve func(int64) error) ([]byte, error) {
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, hogpipe.Errorf(hogpipe.EMalformed, "gzip body does not decode: %v", err)
 	}
 	defer zr.Close()
-	out, err := io.ReadAll(io.LimitReader(zr, max+1))
-	if err != nil {
-		return nil, hogpipe.Errorf(hogpipe.EMalformed, "gzip body does not decode: %v", err)
+	var out []byte
+	for {
+		if len(out) == cap(out) {
+			// Geometric growth, never past limit+1 (one byte more tells
+			// the body is too large).
+			grow := min(int64(max(cap(out), gunzipChunk)), limit+1-int64(cap(out)))
+			if reserve != nil {
+				if err := reserve(grow); err != nil {
+					return nil, err
+				}
+			}
+			out = slices.Grow(out, int(grow))
+		}
+		n, err := zr.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if int64(len(out)) > limit {
+			return nil, hogpipe.Errorf(hogpipe.ETooLarge, "decompressed body larger than %d bytes", limit)
+		}
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, hogpipe.Errorf(hogpipe.EMalformed, "gzip body does not decode: %v", err)
+		}
 	}
-	if int64(len(out)) > max {
-		return nil, hogpipe.Errorf(hogpipe.ETooLarge, "decompressed body larger than %d bytes", max)
-	}
-	return out, nil
 }

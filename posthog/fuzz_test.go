@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +101,83 @@ func FuzzDecodeCapture(f *testing.F) {
 			t.Fatal("nothing accepted or rejected")
 		}
 	})
+}
+
+// FuzzScanShape holds the pre-decoding scan to what decoding finds: for
+// every valid JSON body, the same event count, value count and envelope
+// token, so a limit checked on the scan is the limit of the decoded body.
+func FuzzScanShape(f *testing.F) {
+	for _, s := range []string{
+		`{"api_key":"t","batch":[{"event":"x"}],"sent_at":"s"}`, `[1,[2,{"a":"b"}],"\\\""]`,
+		`{"batch":[1],"batch":"x","api_key":"a","api_key":5,"token":"t"}`, `{"api\u005fkey":"k"}`, `0`, `[]`, `{}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		sh, err := scanShape(body, MaxDepth)
+		// Fed as it arrives, in pieces, the scan ends the same.
+		for _, step := range []int{1, 3, 7, 64} {
+			inc := newScanner(MaxDepth)
+			var ierr error
+			for n := step; n < len(body) && ierr == nil; n += step {
+				ierr = inc.feed(body[:n], false)
+			}
+			if ierr == nil {
+				ierr = inc.feed(body, true)
+			}
+			if (ierr != nil) != (err != nil) || (err == nil && inc.result(body) != sh) {
+				t.Fatalf("in steps of %d: %+v (%v), in one go: %+v (%v)", step, inc.result(body), ierr, sh, err)
+			}
+		}
+		if !json.Valid(body) {
+			return // the decoder names the problem; the scan only must not crash
+		}
+		v, derr := decodeJSON(body)
+		if (err != nil) != (derr != nil && strings.Contains(derr.Error(), "nested")) {
+			t.Fatalf("scan error %v, decode error %v", err, derr)
+		}
+		if err != nil || derr != nil {
+			return
+		}
+		want := shape{events: -1, values: countValues(v)}
+		switch v := v.(type) {
+		case []any:
+			want.events = len(v)
+		case map[string]any:
+			if b, ok := v["batch"].([]any); ok {
+				want.events = len(b)
+			}
+			if s, _ := v["api_key"].(string); s != "" {
+				want.token = s
+			} else if s, _ := v["token"].(string); s != "" {
+				want.token = s
+			}
+		}
+		// Repeated keys are counted, not merged: the scan's count is an
+		// upper bound, exact once keys are unique (as re-encoded).
+		if sh.events != want.events || sh.values < want.values || sh.token != want.token {
+			t.Fatalf("scan %+v, decoded %+v", sh, want)
+		}
+		again, _ := json.Marshal(v)
+		if sh2, err := scanShape(again, MaxDepth); err != nil || sh2.values != want.values {
+			t.Fatalf("re-encoded %s: scan %+v (%v), decoded %d values", again, sh2, err, want.values)
+		}
+	})
+}
+
+func countValues(v any) int {
+	n := 1
+	switch v := v.(type) {
+	case []any:
+		for _, e := range v {
+			n += countValues(e)
+		}
+	case map[string]any:
+		for _, e := range v {
+			n += countValues(e)
+		}
+	}
+	return n
 }
 
 func FuzzSignature(f *testing.F) {

@@ -24,6 +24,11 @@ func decodeJSON(body []byte) (any, error) {
 	if err := checkDepth(body, MaxDepth); err != nil {
 		return nil, err
 	}
+	return decodeValue(body)
+}
+
+// decodeValue decodes one JSON value that must fill body.
+func decodeValue(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var v any

@@ -108,6 +108,7 @@ func (s *Server) handleTrainingData() http.Handler {
 		bad := func(field, msg string) {
 			writeError(w, r, s.log, hogpipe.FieldError(field, "%s", msg))
 		}
+		out := newDeadlineWriter(w, s.cfg.WriteTimeout)
 		opt := jsonl.Options{Format: q.Get("format")}
 		if opt.Format == "" {
 			opt.Format = jsonl.FormatV1
@@ -153,14 +154,14 @@ func (s *Server) handleTrainingData() http.Handler {
 			}
 			split = &jsonl.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
 			if part == "train" {
-				split.Train = w
+				split.Train = out
 			} else {
-				split.Validation = w
+				split.Validation = out
 			}
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", `attachment; filename="training_data.jsonl"`)
-		if _, err := jsonl.ExportWith(r.Context(), s.store, opt, w, split); err != nil {
+		if _, err := jsonl.ExportWith(r.Context(), s.store, opt, out, split); err != nil {
 			// Headers are gone; all we can do is cut the stream short.
 			s.log.Warn("training data export cut short", "err", err)
 			panic(http.ErrAbortHandler)

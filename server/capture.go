@@ -2,6 +2,7 @@ package server
 
 import (
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,10 @@ import (
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/posthog"
 )
+
+// capturePaths are the capture protocol's endpoints (each also with a
+// trailing slash).
+var capturePaths = []string{"/e", "/i/v0/e", "/batch", "/capture"}
 
 // captureResponse is what posthog-js expects: 200 with a JSON body, else it
 // retries. Rejected events are listed so a person debugging can see why.
@@ -29,21 +34,29 @@ func (s *Server) handleCapture() http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
+		res := reserveFor(r)
 		batch, err := posthog.DecodeCapture(posthog.CaptureRequest{
 			Body:        body,
 			ContentType: r.Header.Get("Content-Type"),
 			Query:       r.URL.Query(),
 			MaxBytes:    s.cfg.MaxBodyBytes,
 			MaxEvents:   s.cfg.MaxEvents,
+			MaxValues:   s.cfg.MaxValues,
+			KnownToken:  s.knownToken,
+			Reserve:     res.reserve,
 			Now:         s.now(),
 		})
 		release()
+		if errors.Is(err, errMemoryBudget) {
+			s.shedMemory(w, r)
+			return
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
 		if !s.knownToken(batch.Token) {
-			msg := "unknown project token; configure it with --capture-tokens"
+			msg := posthog.UnknownTokenMessage
 			if batch.Token == "" {
 				msg = "missing project token (api_key)"
 			}
@@ -56,7 +69,10 @@ func (s *Server) handleCapture() http.Handler {
 			return
 		}
 		if len(batch.Rejected) > 0 {
-			setRejectReason(r, fmt.Sprintf("%d_events_rejected", len(batch.Rejected)))
+			// One label value whatever the count (a label per count would
+			// be up to MaxEvents series); the events are counted apart.
+			setRejectReason(r, reasonEventsRefused)
+			s.metrics.CaptureEventsRejected(len(batch.Rejected))
 		}
 		writeJSON(w, http.StatusOK, captureResponse{Status: "Ok", Events: results, Rejected: batch.Rejected})
 	})

@@ -15,6 +15,7 @@ type ctxKey struct{}
 type reqInfo struct {
 	id     string
 	reason string // why a request was rejected, for logs and metrics
+	body   *prereadBody
 }
 
 func setRejectReason(r *http.Request, reason string) {
@@ -76,7 +77,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			s.metrics.Request(r.Pattern, sw.status, ri.reason)
 			level := slog.LevelInfo
 			switch {
-			case ri.reason == "rate_limited" || ri.reason == "overloaded":
+			case quietReason(ri.reason):
 				// A flood would otherwise write a log line per refused
 				// request: the log becomes the attack's amplifier. The
 				// metrics count them (hogpipe_requests_rejected_total).

@@ -17,7 +17,7 @@ func (s *Server) routes(mux *http.ServeMux) {
 
 	// PostHog capture protocol, for posthog-js (DESIGN.md §4).
 	capture := cors(s.handleCapture())
-	for _, p := range []string{"/e", "/i/v0/e", "/batch", "/capture"} {
+	for _, p := range capturePaths {
 		s.handle(mux, "POST", p+"/{$}", capture)
 		s.handle(mux, "POST", p, capture)
 		mux.Handle("OPTIONS "+p+"/{$}", capture)

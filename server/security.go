@@ -5,12 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
-	"sync"
-	"time"
-
-	"golang.org/x/time/rate"
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/posthog"
@@ -32,8 +27,20 @@ type Security struct {
 	// RateBurst is the bucket size.
 	RatePerClient float64
 	RateBurst     int
-	// MaxInFlight caps concurrent requests; more are shed with 503.
+	// MaxInFlight caps concurrent requests whose body has been read; more
+	// are shed with 503.
 	MaxInFlight int
+	// MaxPerClient caps one client's concurrent requests, bodies still
+	// arriving included; more are answered 429 (0: no cap).
+	MaxPerClient int
+	// RateClients bounds the rate limiter's buckets (oldest evicted).
+	RateClients int
+	// IPv6Prefix is how many leading bits of an IPv6 address name one
+	// client for the per-client limits (64: a /64 is one subscriber).
+	IPv6Prefix int
+	// MaxRequestMemory bounds the bytes requests in flight hold (bodies,
+	// decompressed payloads, decoded values); 0: unbounded.
+	MaxRequestMemory int64
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for the rate limit; from anyone else the header is
 	// ignored, since a client can send any header it likes.
@@ -160,53 +167,6 @@ func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// limiter hands out a token bucket per client IP, forgetting idle ones.
-type limiter struct {
-	mu      sync.Mutex
-	rate    rate.Limit
-	burst   int
-	clients map[string]*clientBucket
-	swept   time.Time
-}
-
-type clientBucket struct {
-	lim  *rate.Limiter
-	seen time.Time
-}
-
-func newLimiter(perSecond float64, burst int) *limiter {
-	if burst < 1 {
-		burst = max(1, int(perSecond*2))
-	}
-	return &limiter{rate: rate.Limit(perSecond), burst: burst, clients: map[string]*clientBucket{}}
-}
-
-// allow takes a token for ip, or says how long until one is free.
-func (l *limiter) allow(ip string, now time.Time) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.swept) > time.Minute {
-		for k, c := range l.clients {
-			if now.Sub(c.seen) > 10*time.Minute {
-				delete(l.clients, k)
-			}
-		}
-		l.swept = now
-	}
-	c := l.clients[ip]
-	if c == nil {
-		c = &clientBucket{lim: rate.NewLimiter(l.rate, l.burst)}
-		l.clients[ip] = c
-	}
-	c.seen = now
-	res := c.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return false, d
-	}
-	return true, 0
-}
-
 // clientIP is the address a request came from: the peer, or, when the peer
 // is a trusted proxy, the last address in X-Forwarded-For that is not a
 // trusted proxy (proxies append, so everything left of that could have been
@@ -247,42 +207,6 @@ func clientIP(r *http.Request, trusted []netip.Prefix) string {
 		return peer // garbage in the chain: do not let it pick a bucket
 	}
 	return peer
-}
-
-// protect applies the per-client rate limit and the in-flight cap. Local
-// requests are not rate limited (benchmarks, the operator's own curl).
-func (s *Server) protect(next http.Handler) http.Handler {
-	sec := s.cfg.Security
-	var lim *limiter
-	if sec.RatePerClient > 0 {
-		lim = newLimiter(sec.RatePerClient, sec.RateBurst)
-	}
-	var slots chan struct{}
-	if sec.MaxInFlight > 0 {
-		slots = make(chan struct{}, sec.MaxInFlight)
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if lim != nil && !isLocal(r) {
-			if ok, wait := lim.allow(clientIP(r, sec.TrustedProxies), time.Now()); !ok {
-				w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-				setRejectReason(r, "rate_limited")
-				writeStatus(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this client; slow down")
-				return
-			}
-		}
-		if slots != nil {
-			select {
-			case slots <- struct{}{}:
-				defer func() { <-slots }()
-			default:
-				w.Header().Set("Retry-After", retryAfterSeconds)
-				setRejectReason(r, "overloaded")
-				writeStatus(w, http.StatusServiceUnavailable, "overloaded", "server is at its concurrent request limit; retry")
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
 }
 
 // securityHeaders go on every page of the web app; the CSP lets posthog-js

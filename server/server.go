@@ -49,11 +49,17 @@ type Config struct {
 	MaxBodyBytes int64
 	// MaxEvents bounds the events in one request.
 	MaxEvents int
+	// MaxValues bounds the JSON values in one capture request (default
+	// 256 per event allowed): decoding costs memory per value.
+	MaxValues int
 	// CaptureTokens are the project tokens capture requests may carry.
 	CaptureTokens []string
 	Security      Security
 	// Feedback: unsubscribe links, Mailgun's event webhooks, previews.
 	Feedback Feedback
+	// WriteTimeout is the server's write timeout; a long download has it
+	// renewed per chunk (0: none set, nothing to renew).
+	WriteTimeout time.Duration
 }
 
 // Deps are what the server is built from.
@@ -78,6 +84,7 @@ type Server struct {
 	now      func() time.Time
 	draining atomic.Bool
 	reqSeq   atomic.Uint64
+	mux      *http.ServeMux // for the route of requests refused before routing
 }
 
 // New returns the server; Handler gives its http.Handler.
@@ -88,6 +95,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.MaxEvents <= 0 {
 		cfg.MaxEvents = 1000
 	}
+	if cfg.MaxValues <= 0 {
+		cfg.MaxValues = 256 * cfg.MaxEvents
+	}
 	return &Server{cfg: cfg, store: d.Store, mirror: d.Mirror, metrics: d.Metrics, ready: d.Ready, log: d.Log, now: time.Now}
 }
 
@@ -95,6 +105,7 @@ func New(cfg Config, d Deps) *Server {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes(mux)
+	s.mux = mux
 	return s.logRequests(nosniff(s.protect(mux)))
 }
 

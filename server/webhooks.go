@@ -17,6 +17,9 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // readBody reads at most limit bytes; more is an ETooLarge error. The
 // returned release puts the buffer back once the caller is done with it.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, func(), error) {
+	if p := preread(r); p != nil && p.buf != nil {
+		return p.body, p.free, nil // read by protect, within the memory budget
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	release := func() {

@@ -18,6 +18,8 @@ type securityConfig struct {
 	rate                                     float64
 	burst, maxInFlight                       int
 	trustedProxies                           string
+	maxPerClient, rateClients, ipv6Prefix    int
+	maxRequestMemory                         byteSize
 }
 
 type secretFlag struct {
@@ -61,7 +63,13 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 	fs.BoolVar(&c.insecure, "insecure", "HOGPIPE_INSECURE", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
 	fs.Float64Var(&c.rate, "rate-limit", "HOGPIPE_RATE_LIMIT", 200, "requests per second per client IP (0: off); local requests are not limited")
 	fs.IntVar(&c.burst, "rate-burst", "HOGPIPE_RATE_BURST", 400, "burst per client IP above --rate-limit")
-	fs.IntVar(&c.maxInFlight, "max-in-flight", "HOGPIPE_MAX_IN_FLIGHT", 1024, "concurrent requests before shedding load with 503")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", "HOGPIPE_MAX_IN_FLIGHT", 1024, "concurrent requests (counted once their body is read) before shedding load with 503")
+	fs.IntVar(&c.maxPerClient, "max-per-client", "HOGPIPE_MAX_PER_CLIENT", 64, "concurrent requests per client, bodies still arriving included, before 429 (0: no cap); local requests are not limited")
+	fs.IntVar(&c.rateClients, "rate-limit-clients", "HOGPIPE_RATE_LIMIT_CLIENTS", 100000, "most clients the rate limiter remembers; the least recently seen are forgotten first")
+	fs.IntVar(&c.ipv6Prefix, "ipv6-prefix", "HOGPIPE_IPV6_PREFIX", 64, "leading bits of an IPv6 address that name one client for the per-client limits (128: each address)")
+	c.maxRequestMemory = 128 << 20
+	fs.fs.Var(&c.maxRequestMemory, "max-request-memory", "bytes all requests in flight may hold (bodies, decompressed and decoded payloads) before waiting, then 503; e.g. 256MiB")
+	fs.bind("max-request-memory", "HOGPIPE_MAX_REQUEST_MEMORY")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "HOGPIPE_TRUSTED_PROXIES", "",
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for --rate-limit")
 }
@@ -93,10 +101,14 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
 		return sec, usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
 	}
-	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 {
-		return sec, usagef("--rate-limit, --rate-burst and --max-in-flight cannot be negative")
+	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 || c.maxPerClient < 0 || c.rateClients < 0 || c.maxRequestMemory < 0 {
+		return sec, usagef("--rate-limit, --rate-burst, --max-in-flight, --max-per-client, --rate-limit-clients and --max-request-memory cannot be negative")
+	}
+	if c.ipv6Prefix < 1 || c.ipv6Prefix > 128 {
+		return sec, usagef("--ipv6-prefix %d: give a prefix length from 1 to 128 (64 is one subscriber's network)", c.ipv6Prefix)
 	}
 	sec.Insecure, sec.RatePerClient, sec.RateBurst, sec.MaxInFlight = c.insecure, c.rate, c.burst, c.maxInFlight
+	sec.MaxPerClient, sec.RateClients, sec.IPv6Prefix, sec.MaxRequestMemory = c.maxPerClient, c.rateClients, c.ipv6Prefix, int64(c.maxRequestMemory)
 	for _, p := range splitList(c.trustedProxies) {
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {

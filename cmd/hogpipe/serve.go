@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,6 +31,8 @@ type serveConfig struct {
 	database      string
 	commitLinger  time.Duration
 	commitTimeout time.Duration
+	memoryLimit   string
+	writeTimeout  time.Duration
 	email         emailConfig
 	feedback      feedbackConfig
 	security      securityConfig
@@ -49,12 +52,16 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	fs.DurationVar(&c.commitLinger, "commit-linger", "HOGPIPE_COMMIT_LINGER", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", "HOGPIPE_COMMIT_TIMEOUT", 10*time.Second, "longest a group commit on PostgreSQL may take before its requests are answered 503 (a database that stopped answering)")
 	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", "HOGPIPE_MAX_BODY_BYTES", 1<<20, "largest request body accepted, in bytes")
+	fs.StringVar(&c.memoryLimit, "memory-limit", "HOGPIPE_MEMORY_LIMIT", "auto",
+		"Go soft memory limit: a size (e.g. 1GiB), off, or auto (GOMEMLIMIT if set, else 3/4 of the cgroup's or machine's memory)")
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
 	addFeedbackFlags(fs, &c.feedback)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
+	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
+		"longest an answer may take to write; a training data download has it renewed per chunk, so only a client that stops reading is cut off")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
@@ -73,6 +80,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}
+	if c.writeTimeout < 0 {
+		return usagef("--write-timeout cannot be negative (0: none)")
+	}
 	if c.maxBodyBytes < 1024 {
 		return usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
 	}
@@ -90,6 +100,17 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	security, err := c.security.build(c.addr, func(s string) { notices = append(notices, s) })
 	if err != nil {
 		return err
+	}
+	if int64(c.maxBodyBytes)*2 > security.MaxRequestMemory && security.MaxRequestMemory > 0 {
+		return usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(security.MaxRequestMemory), c.maxBodyBytes)
+	}
+	memLimit, memLimitFrom, setLimit, err := memoryLimit(c.memoryLimit, env.getenv)
+	if err != nil {
+		return err
+	}
+	if setLimit {
+		// Restored on return: tests run serve inside their own process.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memLimit))
 	}
 	training, err := c.training.policy()
 	if err != nil {
@@ -111,7 +132,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		Handler:           gate,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
+		WriteTimeout:      c.writeTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -204,7 +225,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return errors.Join(<-workerDone, <-mirrorDone)
 	}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server}, server.Deps{
+	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
 		Store: store, Mirror: mirror, Metrics: mets, Log: log,
 		Ready: []func(context.Context) error{
 			func(context.Context) error { return running(&mirror.running, "training file mirror") },
@@ -225,7 +246,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
+	log.Info("serving", "memory_limit", formatBytes(memLimit), "memory_limit_from", memLimitFrom, "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
 
 	select {
 	case err := <-serveErr:
