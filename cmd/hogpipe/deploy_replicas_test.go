@@ -550,7 +550,7 @@ func TestShutdownWithinGrace(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
-	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
+	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
 		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
 		"--email-timeout", "1m", "--shutdown-grace", "1s").ready(t)
 	body := `{"event":{"uuid":"grace-1","event":"feature_used"},"person":{"properties":{"email":"grace@example.com"}}}`
