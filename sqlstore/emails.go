@@ -153,6 +153,9 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 		}
 		n, _ := res.RowsAffected()
 		done = n == 1
+		if done {
+			return t.applyDeliveryHistory(claimed.ID, hogpipe.FormatTime(out.At))
+		}
 		return nil
 	})
 	if err != nil {

@@ -195,8 +195,33 @@ type extraScan struct {
 
 func (e extraScan) Scan(dst ...any) error { return e.sc.Scan(append(dst, e.extra...)...) }
 
-// States an email can be in once Mailgun has it.
-const afterSend = `('sent', 'delivered', 'bounced', 'complained')`
+// deliveryStates are the states Mailgun's events move an email to, in
+// rising precedence, each with the history event that moves it there and
+// the states it may move from. An email never goes back (a late delivered
+// after a bounce changes nothing). retrying and failed are among the
+// sources: an attempt whose answer timed out may have reached Mailgun
+// after all, and its events say so; moving the email on keeps it from
+// being sent a second time.
+var deliveryStates = []struct{ state, event, from string }{
+	{"delivered", "delivered", `('sent', 'retrying', 'failed')`},
+	{"bounced", "failed:permanent", `('sent', 'delivered', 'retrying', 'failed')`},
+	{"complained", "complained", `('sent', 'delivered', 'bounced', 'retrying', 'failed')`},
+}
+
+// applyDeliveryHistory moves an email to the state its recorded events
+// call for. FinishEmail runs it after recording an attempt: an event can
+// arrive while the email is still marked sending (Mailgun's webhook
+// racing hogpipe's own commit), when RecordDelivery leaves the state to
+// the sender.
+func (t *txn) applyDeliveryHistory(emailID int64, now string) error {
+	for _, d := range deliveryStates {
+		if _, err := t.Exec(`UPDATE emails SET state = ?, updated_at = ? WHERE id = ? AND state IN `+d.from+
+			` AND EXISTS (SELECT 1 FROM email_history WHERE email_id = ? AND event = ?)`, d.state, now, emailID, emailID, d.event); err != nil {
+			return unavailable("apply delivery events", err)
+		}
+	}
+	return nil
+}
 
 // RecordDelivery applies one of Mailgun's event webhooks, in one
 // transaction: the signature token is remembered (a token seen with
@@ -233,7 +258,9 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`, ev.EmailEventID).Scan(&emailID, &state, &recipient)
 		switch {
 		case err == nil:
-			res.EmailFound = true
+			// The hogpipe-event-id variable names the email; the event's
+			// own recipient must agree, or the event is not about it.
+			res.EmailFound = ev.Recipient == "" || hogpipe.NormalizeAddress(ev.Recipient) == hogpipe.NormalizeAddress(recipient)
 		case !errors.Is(err, sql.ErrNoRows):
 			return unavailable("find the email", err)
 		}
@@ -251,17 +278,11 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 				res.Duplicate, res.State = true, state
 				return nil
 			}
-			next := ""
-			switch {
-			case ev.Event == "delivered":
-				next = `'delivered' WHERE id = ? AND state = 'sent'`
-			case ev.Event == "failed" && ev.Severity == "permanent":
-				next = `'bounced' WHERE id = ? AND state IN ('sent', 'delivered')`
-			case ev.Event == "complained":
-				next = `'complained' WHERE id = ? AND state IN ` + afterSend
-			}
-			if next != "" {
-				if _, err := t.Exec(`UPDATE emails SET updated_at = ?, state = `+next, nowS, emailID); err != nil {
+			for _, d := range deliveryStates {
+				if d.event != name {
+					continue
+				}
+				if _, err := t.Exec(`UPDATE emails SET updated_at = ?, state = ? WHERE id = ? AND state IN `+d.from, nowS, d.state, emailID); err != nil {
 					return unavailable("update email state", err)
 				}
 			}
