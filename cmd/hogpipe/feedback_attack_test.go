@@ -1,0 +1,130 @@
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hogpipe/hogpipe/internal/mailguntest"
+)
+
+// A page on another site can make the operator's browser send requests
+// to hogpipe on 127.0.0.1, which the admin API trusts as local. Writes from
+// such a page (a "simple" cross-site POST needs no CORS preflight) must be
+// refused with nothing changed; the dashboard's own requests (same origin)
+// and non-browser clients (curl: no Origin, no Sec-Fetch-Site) still work.
+func TestAdminWritesRefuseCrossSiteRequests(t *testing.T) {
+	mg := mailguntest.New("key-123", "mg.example.com")
+	defer mg.Close()
+	ts := startServer(t, feedbackEnv(mg, nil))
+	// An email that failed: the replay endpoint has something to requeue.
+	mg.Then(mailguntest.Response{Status: 400, Message: "'to' parameter is not a valid address"})
+	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("x-failed", "fail@example.com"))
+	if e := emailOf(t, ts, "x-failed"); e["state"] != "failed" {
+		t.Fatalf("email: %v", e)
+	}
+	if r := post(t, ts.URL+"/api/suppressions", `{"address":"kept@example.com"}`); r.Status != 200 {
+		t.Fatalf("add: %v", r)
+	}
+	cross := [][]string{
+		{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site", "Origin", "https://evil.hogpipe.example.com"},
+		{"Origin", "https://evil.example"}, // a browser without Sec-Fetch-Site
+		{"Origin", "null"},                 // a sandboxed iframe or a data: page
+	}
+	writes := []struct{ method, path, body string }{
+		{"POST", "/api/suppressions", `{"address":"victim@example.com","reason":"manual"}`},
+		{"DELETE", "/api/suppressions/kept@example.com", ""},
+		{"POST", "/api/emails/replay?state=failed", ""},
+	}
+	for _, w := range writes {
+		for _, h := range cross {
+			req := mustRequest(t, w.method, ts.URL+w.path, w.body)
+			req.Header.Set("Content-Type", "text/plain")
+			for i := 0; i+1 < len(h); i += 2 {
+				req.Header.Set(h[i], h[i+1])
+			}
+			r := do(t, req)
+			if r.Status != http.StatusForbidden || r.Body["code"] == nil || !strings.Contains(r.Body["error"].(string), "cross") {
+				t.Errorf("%s %s with %v: %d %v, want 403 naming the cross-origin request", w.method, w.path, h, r.Status, r.Body)
+			}
+		}
+	}
+	sup := suppressionsOf(t, ts)
+	if list := sup["suppressions"].([]any); len(list) != 1 || list[0].(map[string]any)["address"] != "kept@example.com" {
+		t.Errorf("cross-site requests changed the suppression list: %v", sup)
+	}
+	if e := emailOf(t, ts, "x-failed"); e["state"] != "failed" {
+		t.Errorf("a cross-site request replayed the failed email: %v", e)
+	}
+	// Reads are not writes: the dashboard's GETs pass whatever the headers.
+	req := mustRequest(t, "GET", ts.URL+"/api/suppressions", "")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if r := do(t, req); r.Status != 200 {
+		t.Errorf("GET: %d %v", r.Status, r.Body)
+	}
+	// The dashboard (same origin) and curl (no browser headers) may write.
+	if r := post(t, ts.URL+"/api/suppressions", `{"address":"dash@example.com"}`, "Sec-Fetch-Site", "same-origin", "Origin", ts.URL); r.Status != 200 {
+		t.Errorf("same-origin POST: %d %v", r.Status, r.Body)
+	}
+	if r := post(t, ts.URL+"/api/suppressions", `{"address":"curl@example.com"}`); r.Status != 200 {
+		t.Errorf("POST without browser headers: %d %v", r.Status, r.Body)
+	}
+	// Unsubscribe links are not admin: a valid token is the credential,
+	// from wherever the POST comes (a mail client, a webmail page).
+	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("x-sent", "reader@example.com"))
+	if e := emailOf(t, ts, "x-sent"); e["state"] != "sent" || len(mg.Messages()) != 1 {
+		t.Fatalf("email: %v", e)
+	}
+	link := linkRE.FindString(mg.Messages()[0].Headers["List-Unsubscribe"])
+	if r := post(t, localURL(t, ts, link), "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded",
+		"Sec-Fetch-Site", "cross-site", "Origin", "https://mail.example"); r.Status != 200 {
+		t.Errorf("cross-site one-click POST: %d %v", r.Status, r.Body)
+	}
+}
+
+// At info level the log holds no recipient: not in request paths (the
+// suppression API takes the address in its path; an unsubscribe token
+// carries it in base64, also under an unclean path the server redirects),
+// not from the Mailgun webhook.
+func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
+	const to, other = "grace.hopper@example.com", "ada.lovelace@example.com"
+	mg := mailguntest.New("key-123", "mg.example.com")
+	defer mg.Close()
+	ts := startServer(t, feedbackEnv(mg, nil), "--log-level", "info")
+	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("l1", to))
+	if e := emailOf(t, ts, "l1"); e["state"] != "sent" {
+		t.Fatalf("email: %v", e)
+	}
+	link := linkRE.FindString(mg.Messages()[0].Headers["List-Unsubscribe"])
+	page := localURL(t, ts, link)
+	tok := page[strings.LastIndex(page, "/")+1:]
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for _, u := range []string{page, ts.URL + "//unsubscribe/" + tok, ts.URL + "/x/../unsubscribe/" + tok} {
+		req, _ := http.NewRequest("GET", u, nil)
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if r := post(t, page, "List-Unsubscribe=One-Click"); r.Status != 200 {
+		t.Fatalf("unsubscribe: %v", r)
+	}
+	post(t, ts.URL+"/api/suppressions", `{"address":"`+other+`"}`)
+	do(t, mustRequest(t, "DELETE", ts.URL+"/api/suppressions/"+other, ""))
+	do(t, mustRequest(t, "DELETE", ts.URL+"/api/suppressions/"+other, "")) // 404 now
+	webhook(t, ts, mailguntest.Sign(testSigningKey, time.Now(), mailguntest.Event{Event: "failed", Severity: "permanent", Recipient: to, EventID: "l1"}))
+
+	logs := ts.Logs()
+	if n := strings.Count(logs, `"msg":"request"`); n < 8 {
+		t.Fatalf("only %d request lines; the test needs them to mean anything:\n%s", n, logs)
+	}
+	for _, s := range []string{to, other, "grace.hopper", "ada.lovelace", tok, strings.SplitN(tok, ".", 2)[0]} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the log holds %q:\n%s", s, logs)
+		}
+	}
+}
