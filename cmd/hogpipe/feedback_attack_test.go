@@ -128,3 +128,38 @@ func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
 		}
 	}
 }
+
+// Replaying no_consent emails would send to people who never consented
+// (the worker does not look at consent again): refused, by the API and
+// the CLI, and nothing is sent.
+func TestReplayRefusesNoConsent(t *testing.T) {
+	mg := mailguntest.New("key-123", "mg.example.com")
+	defer mg.Close()
+	env := feedbackEnv(mg, nil, "HOGPIPE_EMAIL_REQUIRE_CONSENT", "marketing_consent")
+	ts := startServer(t, env)
+	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("nc1", "nc@example.com"))
+	if e := emailOf(t, ts, "nc1"); e["state"] != "no_consent" {
+		t.Fatalf("email: %v", e)
+	}
+	r := post(t, ts.URL+"/api/emails/replay?state=no_consent", "")
+	if r.Status != 422 || !strings.Contains(r.Body["error"].(string), "consent") {
+		t.Errorf("API replay of no_consent: %d %v", r.Status, r.Body)
+	}
+	var out, errb strings.Builder
+	err := run(t.Context(), []string{"hogpipe", "replay", "emails", "--state", "no_consent", "--data-dir", ts.DataDir},
+		func(k string) string { return env[k] }, &out, &errb)
+	if err == nil || !strings.Contains(err.Error(), "consent") {
+		t.Errorf("CLI replay of no_consent: %v %s", err, out.String())
+	}
+	// Give a wrongly requeued email the time to go out before looking.
+	post(t, ts.URL+"/api/webhooks/feature-used", `{"event":{"uuid":"nc2","event":"feature_used","distinct_id":"d"},"person":{"properties":{"email":"yes@example.com","marketing_consent":true}}}`)
+	emailOf(t, ts, "nc2")
+	if e := emailOf(t, ts, "nc1"); e["state"] != "no_consent" {
+		t.Errorf("after the refused replays: %v", e)
+	}
+	for _, m := range mg.Messages() {
+		if m.To == "nc@example.com" {
+			t.Errorf("sent to a person without consent: %+v", m.Subject)
+		}
+	}
+}
