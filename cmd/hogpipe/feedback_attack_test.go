@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hogpipe/hogpipe/internal/mailguntest"
+	"github.com/hogpipe/hogpipe/unsubscribe"
 )
 
 // A page on another site can make the operator's browser send requests
@@ -162,4 +166,151 @@ func TestReplayRefusesNoConsent(t *testing.T) {
 			t.Errorf("sent to a person without consent: %+v", m.Subject)
 		}
 	}
+}
+
+// hostileTokens turns a valid token into altered, forged, expired and
+// damaged ones: none may unsubscribe anybody.
+func hostileTokens(valid string) map[string]string {
+	payload, mac, _ := strings.Cut(valid, ".")
+	flip := func(s string, i int) string {
+		b := []byte(s)
+		switch c := b[i]; {
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 32
+		case c >= 'A' && c <= 'Z':
+			b[i] = c + 32
+		default:
+			b[i] = 'A'
+		}
+		return string(b)
+	}
+	now := time.Now()
+	mine := unsubscribe.NewSigner(testUnsubSecret, time.Hour)
+	evePayload, _, _ := strings.Cut(mine.Token("eve@example.com", "feature_used", now), ".")
+	return map[string]string{
+		"upper case":          strings.ToUpper(valid),
+		"lower case":          strings.ToLower(valid),
+		"payload letter case": flip(valid, 3),
+		"mac letter case":     payload + "." + flip(mac, 5),
+		"padding":             valid + "=",
+		"padded payload":      payload + "==." + mac,
+		"mac cut by one":      valid[:len(valid)-1],
+		"mac cut by two":      valid[:len(valid)-2],
+		"no mac":              payload + ".",
+		"no dot":              payload + mac,
+		"payload only":        payload,
+		"extra part":          valid + ".x",
+		"payload cut":         payload[:len(payload)-4] + "." + mac,
+		"other payload":       evePayload + "." + mac,
+		"other key":           unsubscribe.NewSigner(strings.Repeat("k", 40), time.Hour).Token("ada@example.com", "feature_used", now),
+		"expired":             mine.TokenExpiring("ada@example.com", "feature_used", now.Add(-time.Second)),
+		"expires now":         mine.TokenExpiring("ada@example.com", "feature_used", now),
+		"huge":                strings.Repeat("A", 3000) + "." + mac,
+		"standard base64":     strings.NewReplacer("-", "+", "_", "/").Replace(payload) + "+/." + mac,
+		"nul":                 payload + "%00." + mac,
+		"space":               "%20" + valid,
+	}
+}
+
+// Over the real server, on both databases: every hostile token is refused
+// with a 4xx (an HTML page for GET and for browsers, JSON with a code for
+// one-click POSTs) and changes nothing; GET and HEAD of a valid link
+// change nothing, other methods are 405; the one-click POST works as RFC
+// 8058 has it sent (form-encoded) and also multipart; a token for another
+// kind of email still unsubscribes the address; the page escapes what it
+// shows.
+func TestUnsubscribeHostileRequests(t *testing.T) {
+	onBothDatabases(t, func(t *testing.T, db map[string]string) {
+		mg := mailguntest.New("key-123", "mg.example.com")
+		defer mg.Close()
+		ts := startServer(t, feedbackEnv(mg, db))
+		mine := unsubscribe.NewSigner(testUnsubSecret, time.Hour)
+		valid := mine.Token("Ada@Example.com", "feature_used", time.Now())
+		base := ts.URL + "/unsubscribe/"
+		empty := func(what string) {
+			t.Helper()
+			if list := suppressionsOf(t, ts)["suppressions"].([]any); len(list) != 0 {
+				t.Fatalf("%s changed the suppression list: %v", what, list)
+			}
+		}
+		for name, tok := range hostileTokens(valid) {
+			r := post(t, base+tok, "List-Unsubscribe=One-Click", "Content-Type", "application/x-www-form-urlencoded")
+			if r.Status != 400 && r.Status != 403 && r.Status != 410 || r.Body["code"] == nil || r.Body["error"] == "" {
+				t.Errorf("POST %s: %d %v", name, r.Status, r.Body)
+			}
+			for _, method := range []string{"GET", "POST"} {
+				req := mustRequest(t, method, base+tok, "List-Unsubscribe=One-Click")
+				req.Header.Set("Accept", "text/html")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != r.Status || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), `data-state="error"`) {
+					t.Errorf("%s %s (browser): %d %q %.200s, want %d and the error page", method, name, resp.StatusCode, resp.Header.Get("Content-Type"), b, r.Status)
+				}
+			}
+		}
+		empty("a hostile token")
+
+		for _, method := range []string{"GET", "HEAD"} {
+			resp, err := http.DefaultClient.Do(mustRequest(t, method, base+valid, ""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Errorf("%s: %d", method, resp.StatusCode)
+			}
+		}
+		for _, method := range []string{"PUT", "DELETE", "PATCH", "OPTIONS"} {
+			r := do(t, mustRequest(t, method, base+valid, "List-Unsubscribe=One-Click"))
+			if r.Status != 405 || !strings.Contains(r.Header.Get("Allow"), "POST") {
+				t.Errorf("%s: %d %v", method, r.Status, r.Body)
+			}
+		}
+		empty("GET, HEAD and other methods")
+
+		// The page shows the address from the token, escaped.
+		xss := mine.Token(`x"><img src=x onerror=alert(1)>@example.com`, "feature_used", time.Now())
+		resp, err := http.Get(base + xss)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "<img") || !strings.Contains(string(b), "&lt;img") {
+			t.Errorf("the page does not escape the address: %s", b)
+		}
+
+		// multipart/form-data, as some senders of one-click POSTs use.
+		var mp bytes.Buffer
+		mw := multipart.NewWriter(&mp)
+		mw.WriteField("List-Unsubscribe", "One-Click")
+		mw.Close()
+		if r := post(t, base+valid, mp.String(), "Content-Type", mw.FormDataContentType()); r.Status != 200 || r.Body["unsubscribed"] != true {
+			t.Errorf("multipart one-click POST: %d %v", r.Status, r.Body)
+		}
+		other := mine.Token("bea@example.com", "weekly_digest", time.Now())
+		req := mustRequest(t, "POST", base+other, "List-Unsubscribe=One-Click")
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "text/html")
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `data-state="done"`) || !strings.Contains(string(b), "bea@example.com") {
+			t.Errorf("browser POST for another kind: %d %s", resp.StatusCode, b)
+		}
+		got := map[string]bool{}
+		for _, s := range suppressionsOf(t, ts)["suppressions"].([]any) {
+			got[s.(map[string]any)["address"].(string)] = true
+		}
+		if len(got) != 2 || !got["ada@example.com"] || !got["bea@example.com"] {
+			t.Errorf("suppressions: %v", got)
+		}
+	})
 }
