@@ -188,7 +188,13 @@ func (s *Server) handleMailgunWebhook() http.Handler {
 			return
 		}
 		if !known {
-			// Mailgun retries anything but 2xx (and 406): acknowledge.
+			// Its token is remembered all the same (the signature does not
+			// cover the event, so the token must not carry another one);
+			// then acknowledged: Mailgun retries anything but 2xx (and 406).
+			if _, err := s.store.RecordDelivery(r.Context(), hogpipe.DeliveryEvent{ID: ev.ID, Token: ev.Token}, s.now(), mg.TokenTTL()); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
 			writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": "event not used by hogpipe"})
 			return
 		}

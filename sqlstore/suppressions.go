@@ -229,7 +229,8 @@ func (t *txn) applyDeliveryHistory(emailID int64, now string) error {
 // same event, a redelivery: Duplicate), the email's history gains the
 // event once per provider id, its state moves, and bounces, complaints
 // and unsubscribes put the recipient on the suppression list. tokenTTL is
-// how long tokens are remembered: as long as a timestamp stays fresh.
+// how long tokens are remembered: as long as a timestamp stays fresh. An
+// event with no Event (one hogpipe ignores) only has its token remembered.
 func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, now time.Time, tokenTTL time.Duration) (hogpipe.DeliveryResult, error) {
 	var res hogpipe.DeliveryResult
 	err := s.write(ctx, func(t *txn) error {
@@ -251,6 +252,9 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 		}
 		if _, err := t.Exec(`INSERT INTO webhook_tokens (token, event_id, seen_at) VALUES (?, ?, ?)`, ev.Token, ev.ID, nowS); err != nil {
 			return unavailable("remember webhook token", err)
+		}
+		if ev.Event == "" {
+			return nil // an event hogpipe ignores: only its token counts
 		}
 
 		var emailID int64

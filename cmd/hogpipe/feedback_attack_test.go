@@ -314,3 +314,48 @@ func TestUnsubscribeHostileRequests(t *testing.T) {
 		}
 	})
 }
+
+// Mailgun signs only timestamp and token, not the event: whoever sees one
+// signed webhook can put any event under its signature while it is fresh.
+// hogpipe remembers the token of every event it acts on; it must also
+// remember those of events it ignores (accepted, ...), else such a
+// signature, once seen, can carry a complaint or a bounce. Over the real
+// server, on both databases.
+func TestMailgunIgnoredEventTokenCannotBeReused(t *testing.T) {
+	onBothDatabases(t, func(t *testing.T, db map[string]string) {
+		mg := mailguntest.New("key-123", "mg.example.com")
+		defer mg.Close()
+		ts := startServer(t, feedbackEnv(mg, db))
+		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("ig1", "ivy@example.com"))
+		e := emailOf(t, ts, "ig1")
+		if e["state"] != "sent" {
+			t.Fatalf("email: %v", e)
+		}
+		now := time.Now()
+		accepted := mailguntest.Sign(testSigningKey, now, mailguntest.Event{Event: "accepted", Recipient: "ivy@example.com", EventID: "ig1"})
+		if st, body := webhook(t, ts, accepted); st != 200 || !strings.Contains(body, "ignored") {
+			t.Fatalf("accepted: %d %s", st, body)
+		}
+		// Mailgun redelivers it: still fine.
+		if st, body := webhook(t, ts, accepted); st != 200 {
+			t.Errorf("accepted again: %d %s", st, body)
+		}
+		for _, forged := range []mailguntest.Event{
+			{Event: "complained", Recipient: "ivy@example.com", EventID: "ig1"},
+			{Event: "failed", Severity: "permanent", Recipient: "ivy@example.com", EventID: "ig1"},
+			{Event: "unsubscribed", Recipient: "zoe@example.com"},
+		} {
+			sg := mailguntest.Sign(testSigningKey, now, forged)
+			sg.Timestamp, sg.Token, sg.Signature = accepted.Timestamp, accepted.Token, accepted.Signature
+			if st, body := webhook(t, ts, sg); st != 406 {
+				t.Errorf("%s under the accepted event's signature: %d %s, want 406", forged.Event, st, body)
+			}
+		}
+		if got := emailByID(t, ts, e["id"]); got["state"] != "sent" || got["history"] != nil {
+			t.Errorf("email changed: %v", got)
+		}
+		if list := suppressionsOf(t, ts)["suppressions"].([]any); len(list) != 0 {
+			t.Errorf("suppressions: %v", list)
+		}
+	})
+}
