@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -358,4 +359,31 @@ func TestMailgunIgnoredEventTokenCannotBeReused(t *testing.T) {
 			t.Errorf("suppressions: %v", list)
 		}
 	})
+}
+
+// hogpipe suppressions sync reads every page of each of Mailgun's lists
+// (1000 per page through mailgun-go): with lists longer than a page, and
+// one exactly a page long, nothing is missed or counted twice.
+func TestSuppressionsSyncReadsEveryPage(t *testing.T) {
+	mg := mailguntest.New("key-123", "mg.example.com")
+	defer mg.Close()
+	env := feedbackEnv(mg, nil)
+	ts := startServer(t, env)
+	for i := range 2345 {
+		mg.AddUnsubscribe(fmt.Sprintf("u%d@example.com", i))
+	}
+	for i := range 1000 {
+		mg.AddBounce(fmt.Sprintf("b%d@example.com", i), "550", "No such user")
+	}
+	mg.AddComplaint("c0@example.com")
+	var out, errb strings.Builder
+	err := run(t.Context(), []string{"hogpipe", "suppressions", "sync", "--data-dir", ts.DataDir},
+		func(k string) string { return env[k] }, &out, &errb)
+	if err != nil || !strings.Contains(out.String(), "2345 unsubscribed, 1000 bounced, 1 complained; 3346 new") {
+		t.Fatalf("sync: %v %q %s", err, out.String(), errb.String())
+	}
+	counts := suppressionsOf(t, ts)["counts"].(map[string]any)
+	if counts["unsubscribed"] != 2345.0 || counts["bounced"] != 1000.0 || counts["complained"] != 1.0 {
+		t.Errorf("counts: %v", counts)
+	}
 }
