@@ -167,3 +167,61 @@ func TestStoreDeliveryEventForAnotherRecipient(t *testing.T) {
 		}
 	})
 }
+
+// The same race run for real: the send's record and Mailgun's delivered
+// event commit at the same moment, on two replicas (PostgreSQL, READ
+// COMMITTED: each could miss the other's uncommitted row), for many
+// emails. Every one must end delivered.
+func TestStoreDeliveredRacingTheSendRecord(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
+		a, b := open(Options{Email: pol}), open(Options{Email: pol})
+		ctx := context.Background()
+		now := time.Now()
+		const n = 150
+		var evs []hogpipe.Event
+		for i := range n {
+			e := ev(fmt.Sprintf("r%d", i), hogpipe.EventFeatureUsed, nil)
+			e.Person = map[string]any{"email": fmt.Sprintf("r%d@example.com", i)}
+			evs = append(evs, e)
+		}
+		if _, err := a.Ingest(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+		items, err := a.ClaimEmails(ctx, now, n, time.Minute)
+		if err != nil || len(items) != n {
+			t.Fatalf("claim: %d %v", len(items), err)
+		}
+		errs := make(chan error, 2*n)
+		for _, it := range items {
+			go func() {
+				_, err := a.FinishEmail(ctx, it.Email, hogpipe.EmailOutcome{State: hogpipe.EmailSent, At: now})
+				errs <- err
+			}()
+			go func() {
+				d := hogpipe.DeliveryEvent{ID: "d-" + it.Email.EventID, Token: "t-" + it.Email.EventID, Event: "delivered",
+					Recipient: it.Email.Recipient, EmailEventID: it.Email.EventID, At: now}
+				_, err := b.RecordDelivery(ctx, d, now, time.Hour)
+				errs <- err
+			}()
+		}
+		for range 2 * n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		lost := 0
+		for _, it := range items {
+			m, err := a.EmailForEvent(ctx, it.Email.EventID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.State != hogpipe.EmailDelivered {
+				lost++
+			}
+		}
+		if lost > 0 {
+			t.Errorf("%d of %d emails missed their delivered event (state stayed sent)", lost, n)
+		}
+	})
+}

@@ -257,9 +257,17 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 			return nil // an event hogpipe ignores: only its token counts
 		}
 
+		// On PostgreSQL the row is locked: a FinishEmail committing at the
+		// same moment either waits for this event's history (and applies
+		// it) or has already moved the email on (and this sees it), so
+		// neither misses the other under READ COMMITTED.
+		lock := ""
+		if t.s.d.pg {
+			lock = " FOR UPDATE"
+		}
 		var emailID int64
 		var state, recipient string
-		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`, ev.EmailEventID).Scan(&emailID, &state, &recipient)
+		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`+lock, ev.EmailEventID).Scan(&emailID, &state, &recipient)
 		switch {
 		case err == nil:
 			// The hogpipe-event-id variable names the email; the event's
