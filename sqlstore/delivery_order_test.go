@@ -225,3 +225,54 @@ func TestStoreDeliveredRacingTheSendRecord(t *testing.T) {
 		}
 	})
 }
+
+// A replayed email starts afresh: events of its earlier send (a bounce the
+// operator has since overruled by taking the address off the list) do not
+// decide the state of the new one, and the new send's events move it.
+func TestStoreReplayedEmailIgnoresEarlierEvents(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
+		s := open(Options{Email: pol})
+		ctx := context.Background()
+		now := time.Now()
+		e := ev("rp1", hogpipe.EventFeatureUsed, nil)
+		e.Person = map[string]any{"email": "rae@example.com"}
+		if _, err := s.Ingest(ctx, []hogpipe.Event{e}); err != nil {
+			t.Fatal(err)
+		}
+		send := func(at time.Time) {
+			t.Helper()
+			items, err := s.ClaimEmails(ctx, at, 1, time.Minute)
+			if err != nil || len(items) != 1 {
+				t.Fatalf("claim: %v %v", items, err)
+			}
+			if ok, err := s.FinishEmail(ctx, items[0].Email, hogpipe.EmailOutcome{State: hogpipe.EmailSent, At: at}); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+		}
+		state := func() hogpipe.EmailState {
+			m, _ := s.EmailForEvent(ctx, "rp1")
+			return m.State
+		}
+		send(now)
+		bounce := hogpipe.DeliveryEvent{ID: "rp-b", Token: "tok-rp-b", Event: "failed", Severity: "permanent", Recipient: "rae@example.com", EmailEventID: "rp1", At: now}
+		if _, err := s.RecordDelivery(ctx, bounce, now, time.Hour); err != nil || state() != hogpipe.EmailBounced {
+			t.Fatalf("bounce: %v %s", err, state())
+		}
+		if ok, err := s.RemoveSuppression(ctx, "rae@example.com"); !ok || err != nil {
+			t.Fatal(ok, err)
+		}
+		if n, err := s.ReplayEmails(ctx, hogpipe.EmailBounced, now); n != 1 || err != nil {
+			t.Fatal(n, err)
+		}
+		later := now.Add(time.Minute)
+		send(later)
+		if st := state(); st != hogpipe.EmailSent {
+			t.Errorf("replayed and sent: %s, want sent", st)
+		}
+		del := hogpipe.DeliveryEvent{ID: "rp-d", Token: "tok-rp-d", Event: "delivered", Recipient: "rae@example.com", EmailEventID: "rp1", At: later}
+		if _, err := s.RecordDelivery(ctx, del, later, time.Hour); err != nil || state() != hogpipe.EmailDelivered {
+			t.Errorf("the new send's delivered event: %v %s", err, state())
+		}
+	})
+}

@@ -152,10 +152,20 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 			return unavailable("record email outcome", err)
 		}
 		n, _ := res.RowsAffected()
-		done = n == 1
-		if done {
-			return t.applyDeliveryHistory(claimed.ID, hogpipe.FormatTime(out.At))
+		if n == 0 {
+			// Mailgun's event for this very send may have come first and
+			// moved the email on (RecordDelivery): the claim is still ours
+			// (same attempt, lease not cleared), the state stands, and a
+			// retry is off since Mailgun had the message.
+			res, err = t.Exec(`UPDATE emails SET message_id = ?, subject = ?, next_attempt_at = NULL, lease_until = NULL, updated_at = ?
+				WHERE id = ? AND attempts = ? AND lease_until IS NOT NULL AND state IN ('delivered', 'bounced', 'complained')`,
+				out.MessageID, out.Subject, hogpipe.FormatTime(out.At), claimed.ID, claimed.Attempts)
+			if err != nil {
+				return unavailable("record email outcome", err)
+			}
+			n, _ = res.RowsAffected()
 		}
+		done = n == 1
 		return nil
 	})
 	if err != nil {

@@ -198,29 +198,15 @@ func (e extraScan) Scan(dst ...any) error { return e.sc.Scan(append(dst, e.extra
 // deliveryStates are the states Mailgun's events move an email to, in
 // rising precedence, each with the history event that moves it there and
 // the states it may move from. An email never goes back (a late delivered
-// after a bounce changes nothing). retrying and failed are among the
-// sources: an attempt whose answer timed out may have reached Mailgun
-// after all, and its events say so; moving the email on keeps it from
-// being sent a second time.
+// after a bounce changes nothing). sending is among the sources: Mailgun's
+// webhook can beat hogpipe's own record of the send (FinishEmail then keeps
+// the state). So are retrying and failed: an attempt whose answer timed out
+// may have reached Mailgun after all, and moving the email on keeps it
+// from being sent a second time.
 var deliveryStates = []struct{ state, event, from string }{
-	{"delivered", "delivered", `('sent', 'retrying', 'failed')`},
-	{"bounced", "failed:permanent", `('sent', 'delivered', 'retrying', 'failed')`},
-	{"complained", "complained", `('sent', 'delivered', 'bounced', 'retrying', 'failed')`},
-}
-
-// applyDeliveryHistory moves an email to the state its recorded events
-// call for. FinishEmail runs it after recording an attempt: an event can
-// arrive while the email is still marked sending (Mailgun's webhook
-// racing hogpipe's own commit), when RecordDelivery leaves the state to
-// the sender.
-func (t *txn) applyDeliveryHistory(emailID int64, now string) error {
-	for _, d := range deliveryStates {
-		if _, err := t.Exec(`UPDATE emails SET state = ?, updated_at = ? WHERE id = ? AND state IN `+d.from+
-			` AND EXISTS (SELECT 1 FROM email_history WHERE email_id = ? AND event = ?)`, d.state, now, emailID, emailID, d.event); err != nil {
-			return unavailable("apply delivery events", err)
-		}
-	}
-	return nil
+	{"delivered", "delivered", `('sending', 'sent', 'retrying', 'failed')`},
+	{"bounced", "failed:permanent", `('sending', 'sent', 'delivered', 'retrying', 'failed')`},
+	{"complained", "complained", `('sending', 'sent', 'delivered', 'bounced', 'retrying', 'failed')`},
 }
 
 // RecordDelivery applies one of Mailgun's event webhooks, in one
