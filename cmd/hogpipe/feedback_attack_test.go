@@ -387,3 +387,89 @@ func TestSuppressionsSyncReadsEveryPage(t *testing.T) {
 		t.Errorf("counts: %v", counts)
 	}
 }
+
+// Hostile and odd Mailgun webhooks over the real server, on both
+// databases: each gets its status with a JSON error naming the problem,
+// and only the ones that should change something do.
+func TestMailgunWebhookHostileTable(t *testing.T) {
+	onBothDatabases(t, func(t *testing.T, db map[string]string) {
+		mg := mailguntest.New("key-123", "mg.example.com")
+		defer mg.Close()
+		ts := startServer(t, feedbackEnv(mg, db))
+		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("h-ann", "ann@example.com"))
+		ann := emailOf(t, ts, "h-ann")
+		if ann["state"] != "sent" {
+			t.Fatalf("email: %v", ann)
+		}
+		now := time.Now()
+		raw := func(body string) mailguntest.Signed { return mailguntest.Signed{Timestamp: "raw", Token: body} }
+		for _, c := range []struct {
+			name   string
+			sg     mailguntest.Signed
+			status int
+			code   string
+		}{
+			{"not JSON", raw(`{"signature":`), 400, "malformed"},
+			{"an array", raw(`[]`), 400, "malformed"},
+			{"no signature", raw(`{"event-data":{"event":"complained","recipient":"ann@example.com"}}`), 401, "unauthorized"},
+			{"signature of numbers", raw(`{"signature":{"timestamp":1,"token":2,"signature":3}}`), 400, "malformed"},
+			{"signature not hex", func() mailguntest.Signed {
+				sg := mailguntest.Sign(testSigningKey, now, mailguntest.Event{Event: "complained", Recipient: "ann@example.com", EventID: "h-ann"})
+				sg.Signature = "zz" + sg.Signature[2:]
+				return sg
+			}(), 401, "unauthorized"},
+			{"signature upper case", func() mailguntest.Signed {
+				sg := mailguntest.Sign("wrong-key", now, mailguntest.Event{Event: "complained", Recipient: "ann@example.com", EventID: "h-ann"})
+				sg.Signature = strings.ToUpper(sg.Signature)
+				return sg
+			}(), 401, "unauthorized"},
+			{"far future", mailguntest.Sign(testSigningKey, now.Add(6*time.Minute), mailguntest.Event{Event: "complained", Recipient: "ann@example.com", EventID: "h-ann"}), 406, "rejected"},
+			{"year 2300", mailguntest.Sign(testSigningKey, now.AddDate(274, 0, 0), mailguntest.Event{Event: "complained", Recipient: "ann@example.com", EventID: "h-ann"}), 406, "rejected"},
+			{"epoch", mailguntest.Sign(testSigningKey, time.Unix(0, 0), mailguntest.Event{Event: "complained", Recipient: "ann@example.com", EventID: "h-ann"}), 406, "rejected"},
+			{"another recipient's complaint naming ann's email", mailguntest.Sign(testSigningKey, now, mailguntest.Event{Event: "complained", Recipient: "mal@example.com", EventID: "h-ann"}), 200, ""},
+			{"delivered for an unknown email", mailguntest.Sign(testSigningKey, now, mailguntest.Event{Event: "delivered", Recipient: "ann@example.com", EventID: "no-such-event"}), 200, ""},
+		} {
+			var st int
+			var body string
+			if c.sg.Timestamp == "raw" {
+				resp, err := http.Post(ts.URL+"/api/webhooks/mailgun", "application/json", strings.NewReader(c.sg.Token))
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				st, body = resp.StatusCode, string(b)
+			} else {
+				st, body = webhook(t, ts, c.sg)
+			}
+			if st != c.status || (c.code != "" && !strings.Contains(body, `"code":"`+c.code+`"`)) {
+				t.Errorf("%s: %d %s, want %d %s", c.name, st, body, c.status, c.code)
+			}
+		}
+		if got := emailByID(t, ts, ann["id"]); got["state"] != "sent" || got["history"] != nil {
+			t.Errorf("ann's email changed: %v", got)
+		}
+		sup := suppressionsOf(t, ts)["suppressions"].([]any)
+		if len(sup) != 1 || sup[0].(map[string]any)["address"] != "mal@example.com" {
+			t.Errorf("suppressions: want only mal@example.com (its own complaint), got %v", sup)
+		}
+		// Within the 5 minutes of allowed clock skew: accepted.
+		if st, body := webhook(t, ts, mailguntest.Sign(testSigningKey, now.Add(4*time.Minute), mailguntest.Event{Event: "delivered", Recipient: "ann@example.com", EventID: "h-ann"})); st != 200 {
+			t.Errorf("4 minutes ahead: %d %s", st, body)
+		}
+		if got := emailByID(t, ts, ann["id"]); got["state"] != "delivered" {
+			t.Errorf("ann's email after delivered: %v", got)
+		}
+		// A body over the limit: 413, as JSON.
+		big := `{"signature":{},"event-data":{"x":"` + strings.Repeat("a", 2<<20) + `"}}`
+		resp, err := http.Post(ts.URL+"/api/webhooks/mailgun", "application/json", strings.NewReader(big))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 413 || !strings.Contains(string(b), `"code":"too_large"`) {
+			t.Errorf("huge body: %d %.200s", resp.StatusCode, b)
+		}
+	})
+}
