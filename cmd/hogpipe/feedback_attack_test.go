@@ -93,7 +93,8 @@ func TestAdminWritesRefuseCrossSiteRequests(t *testing.T) {
 // At info level the log holds no recipient: not in request paths (the
 // suppression API takes the address in its path; an unsubscribe token
 // carries it in base64, also under an unclean path the server redirects),
-// not from the Mailgun webhook.
+// not from the Mailgun webhook (signed or not); nor the unsubscribe key or
+// the webhook signing key.
 func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
 	const to, other = "grace.hopper@example.com", "ada.lovelace@example.com"
 	mg := mailguntest.New("key-123", "mg.example.com")
@@ -127,7 +128,8 @@ func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
 	if n := strings.Count(logs, `"msg":"request"`); n < 8 {
 		t.Fatalf("only %d request lines; the test needs them to mean anything:\n%s", n, logs)
 	}
-	for _, s := range []string{to, other, "grace.hopper", "ada.lovelace", tok, strings.SplitN(tok, ".", 2)[0]} {
+	webhook(t, ts, mailguntest.Sign("wrong-"+testSigningKey, time.Now(), mailguntest.Event{Event: "complained", Recipient: to, EventID: "l1"}))
+	for _, s := range []string{to, other, "grace.hopper", "ada.lovelace", tok, strings.SplitN(tok, ".", 2)[0], testUnsubSecret, testSigningKey} {
 		if strings.Contains(logs, s) {
 			t.Errorf("the log holds %q:\n%s", s, logs)
 		}
