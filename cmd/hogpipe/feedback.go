@@ -120,15 +120,18 @@ func (c *feedbackConfig) build(ctx context.Context, store secretStore, dataDir s
 	if c.signingKey != "" {
 		fb.server.Mailgun = mailgun.NewWebhooks(c.signingKey, c.webhookMaxAge)
 	}
-	if email.policy == nil || (c.withoutUnsubscribe && c.publicURL == "") {
-		return fb, nil
-	}
+	// The endpoint verifies links whatever the email setting: links in
+	// emails already sent must keep working (CAN-SPAM: 30 days at least)
+	// after email is turned off or sent without them.
 	secret, err := c.loadSecret(ctx, store, dataDir)
 	if err != nil {
 		return nil, err
 	}
 	signer := unsubscribe.NewSigner(secret, c.tokenTTL)
 	fb.server.Unsubscribe = signer
+	if email.policy == nil || (c.withoutUnsubscribe && c.publicURL == "") {
+		return fb, nil
+	}
 	fb.unsub = &outbox.Unsubscribe{Mailto: c.replyTo, URL: func(to, kind string) string {
 		base := c.publicURL
 		if base == "" {

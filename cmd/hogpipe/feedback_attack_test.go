@@ -475,3 +475,50 @@ func TestMailgunWebhookHostileTable(t *testing.T) {
 		}
 	})
 }
+
+// Links in emails already sent must keep working (CAN-SPAM: at least 30
+// days) after the operator turns email off or opts out of unsubscribe
+// handling. On both databases, with the key hogpipe made itself.
+func TestUnsubscribeLinksOutliveTheEmailSetting(t *testing.T) {
+	onBothDatabases(t, func(t *testing.T, db map[string]string) {
+		mg := mailguntest.New("key-123", "mg.example.com")
+		defer mg.Close()
+		env := feedbackEnv(mg, db)
+		delete(env, "HOGPIPE_UNSUBSCRIBE_SECRET") // the key kept in the data directory or the database
+		ts := startServer(t, env)
+		for i, who := range []string{"old1@example.com", "old2@example.com"} {
+			id := fmt.Sprint("ol", i)
+			post(t, ts.URL+"/api/webhooks/feature-used", featureBody(id, who))
+			if e := emailOf(t, ts, id); e["state"] != "sent" {
+				t.Fatalf("email: %v", e)
+			}
+		}
+		var links []string
+		for _, m := range mg.Messages() {
+			links = append(links, linkRE.FindString(m.Headers["List-Unsubscribe"]))
+		}
+		ts.stop()
+		for i, change := range []struct {
+			env  map[string]string
+			args []string
+		}{
+			{nil, []string{"--email-events="}}, // email off
+			{map[string]string{"HOGPIPE_EMAIL_WITHOUT_UNSUBSCRIBE": "true", "HOGPIPE_PUBLIC_URL": ""}, nil}, // sending without links
+		} {
+			env2 := feedbackEnv(mg, db)
+			delete(env2, "HOGPIPE_UNSUBSCRIBE_SECRET")
+			for k, v := range change.env {
+				env2[k] = v
+			}
+			ts = restartServer(t, ts, env2, change.args...)
+			if r := post(t, localURL(t, ts, links[i]), "List-Unsubscribe=One-Click"); r.Status != 200 {
+				t.Errorf("after %v, a link sent before: %d %v", change, r.Status, r.Body)
+			}
+			ts.stop()
+		}
+		ts = restartServer(t, ts, env)
+		if n := len(suppressionsOf(t, ts)["suppressions"].([]any)); n != 2 {
+			t.Errorf("%d suppressions, want 2", n)
+		}
+	})
+}
