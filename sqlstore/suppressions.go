@@ -244,9 +244,8 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 		}
 
 		// On PostgreSQL the row is locked: a FinishEmail committing at the
-		// same moment either waits for this event's history (and applies
-		// it) or has already moved the email on (and this sees it), so
-		// neither misses the other under READ COMMITTED.
+		// same moment either waits for this event's state change (and
+		// keeps it) or has already recorded the send (and this sees it).
 		lock := ""
 		if t.s.d.pg {
 			lock = " FOR UPDATE"
