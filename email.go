@@ -191,7 +191,14 @@ func CheckReplay(state EmailState, force bool) error {
 	case EmailSuppressed, EmailSkipped, EmailNoConsent:
 		return FieldError("state", "%s emails are never replayed: the suppression list, the frequency cap, consent or the sending policy held them back", state)
 	case EmailBounced, EmailComplained:
-		return FieldError("state", "%s emails are never replayed: the recipient's server refused them or the recipient reported spam, and the address is suppressed", state)
+		// The address was suppressed with it; the worker checks the list
+		// again before sending, so a forced replay reaches only addresses
+		// the operator took off the list on purpose.
+		if force {
+			return nil
+		}
+		return FieldError("state", "%s emails went to an address that refused them or reported spam; "+
+			"only the command line replays them, with --force, and only to addresses removed from the suppression list", state)
 	default:
 		return FieldError("state", "%s emails are already being worked on; replay takes failed or retrying", state)
 	}

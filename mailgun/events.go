@@ -37,7 +37,8 @@ func NewWebhooks(signingKey string, maxAge time.Duration) *Webhooks {
 
 // Parse verifies a webhook body and returns the event. known is false for
 // events hogpipe does not act on (accepted, stored, list events, ...): they
-// are acknowledged and ignored. Errors are EUnauthorized (signature),
+// are acknowledged and ignored, and ev holds only their ID and Token (to be
+// remembered against replays). Errors are EUnauthorized (signature),
 // ERejected (stale or future timestamp) or EMalformed.
 func (w *Webhooks) Parse(body []byte, now time.Time) (ev hogpipe.DeliveryEvent, known bool, err error) {
 	var p mg.WebhookPayload
@@ -70,12 +71,19 @@ func (w *Webhooks) Parse(body []byte, now time.Time) (ev hogpipe.DeliveryEvent, 
 	case at.Sub(now) > MaxSkew:
 		return ev, false, hogpipe.Errorf(hogpipe.ERejected, "signature timestamp is %s in the future", at.Sub(now).Round(time.Second))
 	}
+	// Mailgun signs the timestamp and token, not the event: an event
+	// hogpipe ignores still returns its token and id, so the caller can
+	// remember the token and no other event can be put under it.
+	ignored := hogpipe.DeliveryEvent{ID: "token:" + sig.Token, Token: sig.Token}
 	e, err := mg.ParseEvent(p.EventData)
 	if err != nil {
 		if strings.Contains(err.Error(), "unsupported event") {
-			return ev, false, nil
+			return ignored, false, nil
 		}
 		return ev, false, hogpipe.Errorf(hogpipe.EMalformed, "event-data: %v", err)
+	}
+	if id := e.GetID(); id != "" {
+		ignored.ID = id
 	}
 	ev = hogpipe.DeliveryEvent{ID: e.GetID(), Event: e.GetName(), At: e.GetTimestamp(), Token: sig.Token}
 	var vars any
@@ -98,7 +106,7 @@ func (w *Webhooks) Parse(body []byte, now time.Time) (ev hogpipe.DeliveryEvent, 
 	case *events.Clicked:
 		ev.Recipient, vars, ev.Detail = e.Recipient, e.UserVariables, e.Url
 	default:
-		return ev, false, nil
+		return ignored, false, nil
 	}
 	if m, ok := vars.(map[string]any); ok {
 		ev.EmailEventID, _ = m["hogpipe-event-id"].(string)

@@ -39,8 +39,11 @@ func (s *Server) feedbackRoutes(mux *http.ServeMux, admin func(http.Handler) htt
 	// One-click unsubscribe (RFC 8058): GET shows a page and changes
 	// nothing (link scanners follow links); POST unsubscribes. Anyone
 	// holding a valid token may use it: the token is the credential.
+	// {token...}: a link damaged into more segments (a "/" added by a
+	// mail client, a wrapped line) gets the "damaged link" page, not the
+	// web app or a bare 404.
 	unsub := s.handleUnsubscribe()
-	s.methods(mux, "/unsubscribe/{token}", map[string]http.Handler{"GET": unsub, "POST": unsub})
+	s.methods(mux, "/unsubscribe/{token...}", map[string]http.Handler{"GET": unsub, "POST": unsub})
 
 	// Mailgun's event webhooks: authenticated by their signature.
 	s.handle(mux, "POST", "/api/webhooks/mailgun", s.handleMailgunWebhook())
@@ -185,7 +188,13 @@ func (s *Server) handleMailgunWebhook() http.Handler {
 			return
 		}
 		if !known {
-			// Mailgun retries anything but 2xx (and 406): acknowledge.
+			// Its token is remembered all the same (the signature does not
+			// cover the event, so the token must not carry another one);
+			// then acknowledged: Mailgun retries anything but 2xx (and 406).
+			if _, err := s.store.RecordDelivery(r.Context(), hogpipe.DeliveryEvent{ID: ev.ID, Token: ev.Token}, s.now(), mg.TokenTTL()); err != nil {
+				writeError(w, r, s.log, err)
+				return
+			}
 			writeJSON(w, http.StatusOK, map[string]any{"status": "ignored", "reason": "event not used by hogpipe"})
 			return
 		}

@@ -78,9 +78,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case status >= 500 && r.Context().Err() != nil:
 		// The client left before its commit was durable; it was not
 		// acknowledged, and its retry will be deduplicated.
-		log.Debug("client gone before its answer", "method", r.Method, "path", r.URL.Path, "err", err)
+		log.Debug("client gone before its answer", "method", r.Method, "path", logPath(r.URL.Path), "err", err)
 	case status >= 500:
-		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "err", err)
+		log.Error("request failed", "method", r.Method, "path", logPath(r.URL.Path), "status", status, "err", err)
 	default:
 		setRejectReason(r, code)
 	}

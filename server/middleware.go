@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"strings"
 	"time"
 )
@@ -106,10 +107,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 }
 
 // logPath keeps recipients out of the log: an unsubscribe token carries
-// the address (base64, readable by anyone).
+// the address (base64, readable by anyone), and the suppression API takes
+// one in its path. The path is cleaned first: "//unsubscribe/…" and
+// "/x/../unsubscribe/…" reach the log too (as redirects).
 func logPath(p string) string {
-	if strings.HasPrefix(p, "/unsubscribe/") {
-		return "/unsubscribe/…"
+	clean := path.Clean("/" + p)
+	for _, prefix := range []string{"/unsubscribe/", "/api/suppressions/"} {
+		if strings.HasPrefix(clean, prefix) {
+			return prefix + "…"
+		}
 	}
 	return p
 }

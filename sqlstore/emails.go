@@ -173,6 +173,19 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 			return unavailable("record email outcome", err)
 		}
 		n, _ := res.RowsAffected()
+		if n == 0 {
+			// Mailgun's event for this very send may have come first and
+			// moved the email on (RecordDelivery): the claim is still ours
+			// (same attempt, lease not cleared), the state stands, and a
+			// retry is off since Mailgun had the message.
+			res, err = t.Exec(`UPDATE emails SET message_id = ?, subject = ?, next_attempt_at = NULL, lease_until = NULL, updated_at = ?
+				WHERE id = ? AND attempts = ? AND lease_until IS NOT NULL AND state IN ('delivered', 'bounced', 'complained')`,
+				out.MessageID, out.Subject, hogpipe.FormatTime(out.At), claimed.ID, claimed.Attempts)
+			if err != nil {
+				return unavailable("record email outcome", err)
+			}
+			n, _ = res.RowsAffected()
+		}
 		done = n == 1
 		return nil
 	})
@@ -208,6 +221,11 @@ func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error
 func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now time.Time, force bool) (int64, error) {
 	if err := hogpipe.CheckReplay(state, force); err != nil {
 		return 0, err
+	}
+	if state == hogpipe.EmailNoConsent {
+		// Consent is checked when the event arrives, not at sending: a
+		// replay would mail people who never consented.
+		return 0, hogpipe.FieldError("state", "no_consent emails cannot be replayed: they would go to people whose consent property is not true")
 	}
 	var n int64
 	err := s.write(ctx, func(t *txn) error {

@@ -195,8 +195,19 @@ type extraScan struct {
 
 func (e extraScan) Scan(dst ...any) error { return e.sc.Scan(append(dst, e.extra...)...) }
 
-// States an email can be in once Mailgun has it.
-const afterSend = `('sent', 'delivered', 'bounced', 'complained')`
+// deliveryStates are the states Mailgun's events move an email to, in
+// rising precedence, each with the history event that moves it there and
+// the states it may move from. An email never goes back (a late delivered
+// after a bounce changes nothing). sending is among the sources: Mailgun's
+// webhook can beat hogpipe's own record of the send (FinishEmail then keeps
+// the state). So are retrying and failed: an attempt whose answer timed out
+// may have reached Mailgun after all, and moving the email on keeps it
+// from being sent a second time.
+var deliveryStates = []struct{ state, event, from string }{
+	{"delivered", "delivered", `('sending', 'sent', 'retrying', 'failed')`},
+	{"bounced", "failed:permanent", `('sending', 'sent', 'delivered', 'retrying', 'failed')`},
+	{"complained", "complained", `('sending', 'sent', 'delivered', 'bounced', 'retrying', 'failed')`},
+}
 
 // RecordDelivery applies one of Mailgun's event webhooks, in one
 // transaction: the signature token is remembered (a token seen with
@@ -204,7 +215,8 @@ const afterSend = `('sent', 'delivered', 'bounced', 'complained')`
 // same event, a redelivery: Duplicate), the email's history gains the
 // event once per provider id, its state moves, and bounces, complaints
 // and unsubscribes put the recipient on the suppression list. tokenTTL is
-// how long tokens are remembered: as long as a timestamp stays fresh.
+// how long tokens are remembered: as long as a timestamp stays fresh. An
+// event with no Event (one hogpipe ignores) only has its token remembered.
 func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, now time.Time, tokenTTL time.Duration) (hogpipe.DeliveryResult, error) {
 	var res hogpipe.DeliveryResult
 	err := s.write(ctx, func(t *txn) error {
@@ -227,13 +239,25 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 		if _, err := t.Exec(`INSERT INTO webhook_tokens (token, event_id, seen_at) VALUES (?, ?, ?)`, ev.Token, ev.ID, nowS); err != nil {
 			return unavailable("remember webhook token", err)
 		}
+		if ev.Event == "" {
+			return nil // an event hogpipe ignores: only its token counts
+		}
 
+		// On PostgreSQL the row is locked: a FinishEmail committing at the
+		// same moment either waits for this event's state change (and
+		// keeps it) or has already recorded the send (and this sees it).
+		lock := ""
+		if t.s.d.pg {
+			lock = " FOR UPDATE"
+		}
 		var emailID int64
 		var state, recipient string
-		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`, ev.EmailEventID).Scan(&emailID, &state, &recipient)
+		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`+lock, ev.EmailEventID).Scan(&emailID, &state, &recipient)
 		switch {
 		case err == nil:
-			res.EmailFound = true
+			// The hogpipe-event-id variable names the email; the event's
+			// own recipient must agree, or the event is not about it.
+			res.EmailFound = ev.Recipient == "" || hogpipe.NormalizeAddress(ev.Recipient) == hogpipe.NormalizeAddress(recipient)
 		case !errors.Is(err, sql.ErrNoRows):
 			return unavailable("find the email", err)
 		}
@@ -251,17 +275,11 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 				res.Duplicate, res.State = true, state
 				return nil
 			}
-			next := ""
-			switch {
-			case ev.Event == "delivered":
-				next = `'delivered' WHERE id = ? AND state = 'sent'`
-			case ev.Event == "failed" && ev.Severity == "permanent":
-				next = `'bounced' WHERE id = ? AND state IN ('sent', 'delivered')`
-			case ev.Event == "complained":
-				next = `'complained' WHERE id = ? AND state IN ` + afterSend
-			}
-			if next != "" {
-				if _, err := t.Exec(`UPDATE emails SET updated_at = ?, state = `+next, nowS, emailID); err != nil {
+			for _, d := range deliveryStates {
+				if d.event != name {
+					continue
+				}
+				if _, err := t.Exec(`UPDATE emails SET updated_at = ?, state = ? WHERE id = ? AND state IN `+d.from, nowS, d.state, emailID); err != nil {
 					return unavailable("update email state", err)
 				}
 			}

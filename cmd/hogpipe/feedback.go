@@ -72,14 +72,20 @@ func (c *feedbackConfig) check(email *emailSetup) error {
 		return usagef("MAIL_REPLY_TO %q is not an email address", c.replyTo)
 	}
 	if c.publicURL != "" {
+		// Links are this prefix plus /unsubscribe/TOKEN, taken as they are
+		// by mailbox providers: no query or fragment for the path to land
+		// in, nothing that needs escaping.
 		u, err := url.Parse(c.publicURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(c.publicURL, "?# \t\r\n<>\"'\\") {
 			return usagef("HOGPIPE_PUBLIC_URL %q is not a base URL such as https://hogpipe.example.com", c.publicURL)
+		}
+		if u.User != nil {
+			return usagef("HOGPIPE_PUBLIC_URL must not hold a user or password: it is in every email sent")
 		}
 		if email.sender != nil && u.Scheme != "https" {
 			return usagef("HOGPIPE_PUBLIC_URL %q must be https to send for real: mailbox providers only offer one-click unsubscribe over https", c.publicURL)
 		}
-		c.publicURL = strings.TrimSuffix(c.publicURL, "/")
+		c.publicURL = strings.TrimRight(c.publicURL, "/")
 	}
 	if email.sender != nil && c.publicURL == "" && !c.withoutUnsubscribe {
 		return usagef("real sending needs unsubscribe links: set HOGPIPE_PUBLIC_URL (--public-url) to the https address this server is reachable at, " +
@@ -114,15 +120,18 @@ func (c *feedbackConfig) build(ctx context.Context, store secretStore, dataDir s
 	if c.signingKey != "" {
 		fb.server.Mailgun = mailgun.NewWebhooks(c.signingKey, c.webhookMaxAge)
 	}
-	if email.policy == nil || (c.withoutUnsubscribe && c.publicURL == "") {
-		return fb, nil
-	}
+	// The endpoint verifies links whatever the email setting: links in
+	// emails already sent must keep working (CAN-SPAM: 30 days at least)
+	// after email is turned off or sent without them.
 	secret, err := c.loadSecret(ctx, store, dataDir)
 	if err != nil {
 		return nil, err
 	}
 	signer := unsubscribe.NewSigner(secret, c.tokenTTL)
 	fb.server.Unsubscribe = signer
+	if email.policy == nil || (c.withoutUnsubscribe && c.publicURL == "") {
+		return fb, nil
+	}
 	fb.unsub = &outbox.Unsubscribe{Mailto: c.replyTo, URL: func(to, kind string) string {
 		base := c.publicURL
 		if base == "" {

@@ -1,0 +1,27 @@
+package server
+
+import (
+	"net/http"
+)
+
+// adminOnly guards the admin API: requireAdmin, and no writes from
+// another site. requireAdmin lets local requests through without a token,
+// and a page on any site can make the operator's browser send a "simple"
+// POST (text/plain, no CORS preflight) to 127.0.0.1: without this check it
+// could replay every sent email or edit the suppression list. Browsers say
+// where a request comes from (Sec-Fetch-Site, Origin); the stdlib's
+// CrossOriginProtection reads them and lets safe methods, same-origin
+// requests and non-browser clients (no such headers) through.
+func (s *Server) adminOnly(next http.Handler) http.Handler {
+	var cop http.CrossOriginProtection
+	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := cop.Check(r); err != nil {
+			setRejectReason(r, "cross_origin")
+			writeStatus(w, http.StatusForbidden, "cross_origin",
+				"cross-origin "+r.Method+" refused: the admin API takes writes only from this server's own pages or from non-browser clients")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	return s.requireAdmin(guarded)
+}
