@@ -83,6 +83,8 @@ type Store struct {
 	hooksMu  sync.Mutex
 	onCommit []func()
 	onEmail  []func()
+	// fault injects failures into the ingest path (tests only).
+	fault faultHook
 }
 
 func (opt *Options) defaults() {
