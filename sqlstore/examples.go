@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -87,9 +86,8 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 			}
 			e.Timestamp, _ = parseTime(ts)
 			e.ReceivedAt, _ = parseTime(rx)
-			dec := json.NewDecoder(strings.NewReader(props))
-			dec.UseNumber() // as at ingest, so numbers render the same
-			if err := dec.Decode(&e.Properties); err != nil {
+			// As at ingest, so numbers render the same.
+			if err := decodeNumbers(props, &e.Properties); err != nil {
 				rows.Close()
 				return n, fmt.Errorf("event %s: stored properties do not parse: %w", e.UUID, err)
 			}
