@@ -46,11 +46,17 @@ test-go:
 # report "context deadline exceeded" as a failure when the time runs out
 # (go.dev/issue/75804, fixed in Go 1.27); it did in a clean-clone run here.
 FUZZTIME ?= 40000x
-FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
+# A target is Name (in ./posthog) or pkg:Name, optionally :count to give an
+# expensive target its own input count (FuzzIngestOracle drives the whole
+# HTTP handler and a SQLite store per input).
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature sqlstore:FuzzIngestOracle:4000x
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		echo "fuzz $$f for $(FUZZTIME) inputs"; \
-		$(GO) test ./posthog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for spec in $(FUZZ_TARGETS); do \
+		pkg=posthog; f=$$spec; n=$(FUZZTIME); \
+		case $$spec in *:*) pkg=$${spec%%:*}; f=$${spec#*:};; esac; \
+		case $$f in *:*) n=$${f#*:}; f=$${f%%:*};; esac; \
+		echo "fuzz $$f ($$pkg) for $$n inputs"; \
+		$(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $$n || exit 1; \
 	done
 
 test-web:
