@@ -108,13 +108,29 @@ func (opt *Options) defaults() {
 	}
 }
 
+// DirMode and FileMode are the modes of the data directory and the
+// database files hogpipe creates: its own user only, whatever the umask
+// (a umask can only remove bits). Existing ones keep their modes.
+const (
+	DirMode  os.FileMode = 0o700
+	FileMode os.FileMode = 0o600
+)
+
 // OpenSQLite opens (creating if needed) the SQLite database at path,
 // migrates it and starts the committer.
 func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 	opt.defaults()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), DirMode); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
+	// The database holds personal data (prompts, emails, user ids): create
+	// it readable by hogpipe's user only. SQLite gives its -wal and -shm
+	// files the database file's mode. An existing file keeps its mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
+	f.Close()
 	// synchronous(FULL) makes every commit fsync the WAL: without it WAL
 	// mode acknowledges commits that a power cut can still take back.
 	q := url.Values{}
