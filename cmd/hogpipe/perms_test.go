@@ -38,14 +38,14 @@ func TestFilesHoldingPersonalDataArePrivate(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]os.FileMode{
-		ts.DataDir: 0o700,
+		ts.DataDir:                                  0o700,
 		filepath.Join(ts.DataDir, "hogpipe.db"):     0o600,
 		filepath.Join(ts.DataDir, "hogpipe.db-wal"): 0o600,
 		filepath.Join(ts.DataDir, "hogpipe.db-shm"): 0o600,
 		filepath.Join(ts.DataDir, "hogpipe.lock"):   0o600,
-		ts.TrainingFile: 0o600,
-		backup:          0o600,
-		export:          0o600,
+		ts.TrainingFile:                             0o600,
+		backup:                                      0o600,
+		export:                                      0o600,
 	}
 	for path, mode := range want {
 		fi, err := os.Stat(path)
