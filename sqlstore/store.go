@@ -12,6 +12,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -125,12 +126,18 @@ func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 	}
 	// The database holds personal data (prompts, emails, user ids): create
 	// it readable by hogpipe's user only. SQLite gives its -wal and -shm
-	// files the database file's mode. An existing file keeps its mode.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, FileMode)
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+	// files the database file's mode. An existing file is not touched, not
+	// even opened: closing any descriptor of a file drops the process's
+	// POSIX locks on it, which another Store on it (a replica in tests, a
+	// backup) holds through SQLite.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
 	}
-	f.Close()
 	// synchronous(FULL) makes every commit fsync the WAL: without it WAL
 	// mode acknowledges commits that a power cut can still take back.
 	q := url.Values{}
