@@ -22,6 +22,13 @@ func ValidateEvent(e *Event, prefix string) error {
 	if len(e.UUID) > MaxNameLen {
 		return FieldError(prefix+"uuid", "longer than %d bytes", MaxNameLen)
 	}
+	switch e.UUID {
+	case ".", "..", "/":
+		// An acknowledged event must be readable by its id, and these
+		// cannot be a path segment of GET /api/events/{id} (found by
+		// FuzzIngestOracle).
+		return FieldError(prefix+"uuid", "%q cannot be an event id", e.UUID)
+	}
 	if len(e.DistinctID) > MaxNameLen {
 		return FieldError(prefix+"distinct_id", "longer than %d bytes", MaxNameLen)
 	}

@@ -23,6 +23,8 @@ func TestValidateEventValueRules(t *testing.T) {
 	}{
 		{"NUL in name", func(e *Event) { e.Name = "a\x00" }, "event"},
 		{"NUL in uuid", func(e *Event) { e.UUID = "\x00" }, "uuid"},
+		{"uuid ..", func(e *Event) { e.UUID = ".." }, "uuid"},
+		{"uuid /", func(e *Event) { e.UUID = "/" }, "uuid"},
 		{"NUL in distinct_id", func(e *Event) { e.DistinctID = "a\x00b" }, "distinct_id"},
 		{"NUL in anon id", func(e *Event) { e.AnonDistinctID = "\x00" }, "properties.$anon_distinct_id"},
 		{"NUL in a property", func(e *Event) { e.Properties["p"] = "x\x00" }, "properties.p"},

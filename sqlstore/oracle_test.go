@@ -293,6 +293,8 @@ var oracleSeeds = []string{
 	`[{"event":"generation_failed","properties":{"input_prompt":"a","k\u0000":1}},{"event":"feature_used","properties":{}}]`,
 	`{"token":"phc_hogpipe_local","event":"feature_used","properties":{"distinct_id":"q","$set":{"email":"q@example.com","id":9007199254740993}}}`,
 	`[{"event":"generation_failed","properties":{"token":"phc_hogpipe_local","distinct_id":"s","input_prompt":"\ud800 lone","failure_reason":"\udfff"}}]`,
+	`[{"event":{"uuid":"..","event":"x"}},{"event":{"uuid":"/","event":"x"}},{"event":{"uuid":".","event":"x"}}]`,
+	`{"api_key":"phc_hogpipe_local","batch":[{"uuid":".","event":"x"},{"uuid":"a/../b","event":"y"},{"uuid":"..","event":"z"},{"uuid":"/","event":"x"}]}`,
 }
 
 // FuzzIngestOracle checks the oracle on arbitrary bodies over every ingest
