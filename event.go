@@ -82,7 +82,7 @@ func checkValues(e *Event, prefix string) error {
 	}{
 		{"properties", e.Properties}, {"$set", e.Set}, {"$set_once", e.SetOnce}, {"person.properties", e.Person},
 	} {
-		if err := checkObject(prefix+o.name, o.m); err != nil {
+		if err := CheckValue(prefix+o.name, o.m); err != nil {
 			return err
 		}
 	}

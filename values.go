@@ -2,6 +2,7 @@ package hogpipe
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -12,18 +13,20 @@ import (
 // (ValidateEvent) so that everything stored can be read back by every
 // reader — Go, SQLite's and PostgreSQL's JSON functions, Python, pandas:
 //
-//   - Strings (values and object keys, at any depth) must be valid UTF-8
-//     without U+0000: PostgreSQL's text and jsonb cannot hold U+0000, and
-//     a NUL cuts C strings short.
+//   - Strings (values and object keys, at any depth) must not hold U+0000:
+//     PostgreSQL's text and jsonb cannot, and a NUL cuts C strings short.
+//     The event's name and ids must also be valid UTF-8; elsewhere the JSON
+//     codec guarantees it (invalid bytes become U+FFFD).
 //   - Numbers must fit a float64: a literal whose magnitude rounds beyond
 //     ±1.797…e308 (1e999) is refused, since most readers cannot hold it.
 //     Numbers that fit are kept exactly as written, so a 20-digit id keeps
 //     every digit (readers that use float64 may round it; hogpipe doesn't).
 
-// checkString refuses strings a database cannot hold.
+// checkString refuses strings a database cannot hold. Used for the
+// event's own name and ids, which go into plain text columns.
 func checkString(field, s string) error {
 	if strings.IndexByte(s, 0) >= 0 {
-		return FieldError(field, "contains U+0000 (NUL), which cannot be stored")
+		return FieldError(field, nulMessage)
 	}
 	if !utf8.ValidString(s) {
 		return FieldError(field, "is not valid UTF-8")
@@ -31,16 +34,18 @@ func checkString(field, s string) error {
 	return nil
 }
 
-// checkNumber refuses numbers beyond float64's range.
-func checkNumber(field string, n json.Number) error {
+const nulMessage = "contains U+0000 (NUL), which cannot be stored"
+
+// numberProblem says what is wrong with a number literal, or "".
+func numberProblem(n json.Number) string {
 	f, err := strconv.ParseFloat(string(n), 64)
-	if err == nil {
-		return nil
+	switch {
+	case err == nil:
+		return ""
+	case math.IsInf(f, 0):
+		return fmt.Sprintf("number %s is beyond the range of a 64-bit float (±1.8e308)", truncateNumber(string(n)))
 	}
-	if math.IsInf(f, 0) {
-		return FieldError(field, "number %s is beyond the range of a 64-bit float (±1.8e308)", truncateNumber(string(n)))
-	}
-	return FieldError(field, "%q is not a number", truncateNumber(string(n)))
+	return fmt.Sprintf("%q is not a number", truncateNumber(string(n)))
 }
 
 func truncateNumber(s string) string {
@@ -50,53 +55,80 @@ func truncateNumber(s string) string {
 	return s
 }
 
-// CheckValue checks a decoded JSON value (as encoding/json decodes into
-// any, with or without UseNumber) against the rules above, naming the field
-// at fault by its path ("properties.a.b[2]").
-func CheckValue(field string, v any) error {
+// badValue is where findBad found a value the rules refuse: the path to
+// it, innermost step first (built only on failure, so the walk over a
+// good event allocates nothing), and what is wrong.
+type badValue struct {
+	path []string
+	key  bool // the object's key at path is at fault, not its value
+	msg  string
+}
+
+// findBad walks a decoded JSON value (as encoding/json decodes into any,
+// with or without UseNumber). Strings are checked for U+0000 only: the
+// JSON decoder never yields invalid UTF-8 (it writes U+FFFD), and
+// json.Marshal repairs it for values built in Go.
+func findBad(v any) *badValue {
 	switch v := v.(type) {
 	case string:
-		return checkString(field, v)
+		if strings.IndexByte(v, 0) >= 0 {
+			return &badValue{msg: nulMessage}
+		}
 	case json.Number:
-		return checkNumber(field, v)
+		if msg := numberProblem(v); msg != "" {
+			return &badValue{msg: msg}
+		}
 	case float64:
 		if math.IsInf(v, 0) || math.IsNaN(v) {
-			return FieldError(field, "number is not finite")
+			return &badValue{msg: "number is not finite"}
 		}
 	case float32:
 		if math.IsInf(float64(v), 0) || math.IsNaN(float64(v)) {
-			return FieldError(field, "number is not finite")
+			return &badValue{msg: "number is not finite"}
 		}
 	case map[string]any:
-		return checkObject(field, v)
+		for k, x := range v {
+			if strings.IndexByte(k, 0) >= 0 {
+				return &badValue{key: true, msg: "a key " + nulMessage}
+			}
+			if b := findBad(x); b != nil {
+				b.path = append(b.path, keyStep(k))
+				return b
+			}
+		}
 	case []any:
 		for i, x := range v {
-			if err := CheckValue(field+"["+strconv.Itoa(i)+"]", x); err != nil {
-				return err
+			if b := findBad(x); b != nil {
+				b.path = append(b.path, "["+strconv.Itoa(i)+"]")
+				return b
 			}
 		}
 	}
 	return nil
 }
 
-// checkObject checks an object's keys and values.
-func checkObject(field string, m map[string]any) error {
-	for k, x := range m {
-		path := k
-		if len(path) > 60 || !utf8.ValidString(path) || strings.IndexByte(path, 0) >= 0 {
-			// Name the object; a key that cannot be shown stays out of
-			// the message.
-			if err := checkString(field+" (a key)", k); err != nil {
-				return err
-			}
-			path = strings.ToValidUTF8(path[:min(len(path), 60)], "") + "…"
-		}
-		if field != "" {
-			path = field + "." + path
-		}
-		if err := CheckValue(path, x); err != nil {
-			return err
-		}
+// keyStep is an object key as a step of a field path; a long key is cut.
+func keyStep(k string) string {
+	if len(k) > 60 {
+		k = strings.ToValidUTF8(k[:60], "") + "…"
 	}
-	return nil
+	return "." + k
+}
+
+// CheckValue checks a decoded JSON value against the rules above, naming
+// the field at fault by its path ("properties.a.b[2]"); field names v.
+func CheckValue(field string, v any) error {
+	b := findBad(v)
+	if b == nil {
+		return nil
+	}
+	var path strings.Builder
+	path.WriteString(field)
+	for i := len(b.path) - 1; i >= 0; i-- {
+		path.WriteString(b.path[i])
+	}
+	if b.key {
+		path.WriteString(" (a key)")
+	}
+	return FieldError(path.String(), "%s", b.msg)
 }

@@ -32,7 +32,7 @@ func TestValidateEventValueRules(t *testing.T) {
 		{"NUL deep", func(e *Event) { e.Properties["p"] = map[string]any{"q": []any{1, "\x00"}} }, "properties.p.q[1]"},
 		{"NUL in $set", func(e *Event) { e.Set = map[string]any{"s": "\x00"} }, "$set.s"},
 		{"NUL in person", func(e *Event) { e.Person = map[string]any{"email": "\x00"} }, "person.properties.email"},
-		{"invalid UTF-8", func(e *Event) { e.Properties["p"] = "\xff" }, "properties.p"},
+		{"invalid UTF-8 in an id", func(e *Event) { e.DistinctID = "\xff" }, "distinct_id"},
 		{"1e999 in $set", func(e *Event) { e.Set = map[string]any{"n": n("1e999")} }, "$set.n"},
 		{"-1e999 in $set_once", func(e *Event) { e.SetOnce = map[string]any{"n": n("-1e999")} }, "$set_once.n"},
 		{"1.8e308 deep", func(e *Event) { e.Properties["p"] = []any{map[string]any{"x": n("1.8e308")}} }, "properties.p[0].x"},
