@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"errors"
+	"net/http"
 	"testing"
 	"time"
 
@@ -117,6 +118,12 @@ func TestLockWaitPastCommitTimeout(t *testing.T) {
 		res, err := s.Ingest(ctx, []hogpipe.Event{ev("held", "other", nil)})
 		if hogpipe.ErrorCode(err) != hogpipe.EUnavailable || res != nil {
 			t.Fatalf("lock wait past the commit timeout: results %+v, err %v; want EUnavailable", res, err)
+		}
+		// Over HTTP: 503 with Retry-After, as PostHog retries.
+		w := newOracle(s).do("POST", "/api/webhooks/posthog", "application/json", []byte(`{"event":{"uuid":"held","event":"other"}}`))
+		if w.Code != http.StatusServiceUnavailable || w.Header().Get("Retry-After") == "" {
+			t.Errorf("webhook waiting on a lock past the commit timeout: %d %q (Retry-After %q); want 503 with Retry-After",
+				w.Code, w.Body.String(), w.Header().Get("Retry-After"))
 		}
 		other.Rollback()
 		// The store recovers: the same event is stored on retry.
