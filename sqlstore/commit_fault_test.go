@@ -133,3 +133,30 @@ func TestLockWaitPastCommitTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestStoreRefusalIsAnError: a value the database itself refuses (U+0000
+// in a text column on PostgreSQL), reaching the store past validation, is
+// an error for its caller — never results without the event. On SQLite,
+// which can hold it, the event is stored and readable. Before the fix the
+// lone op on PostgreSQL got results with an empty id and no error.
+func TestStoreRefusalIsAnError(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		s := open(Options{})
+		ctx := context.Background()
+		e := ev("nul", "other", nil)
+		e.DistinctID = "a\x00b"
+		res, err := s.Ingest(ctx, []hogpipe.Event{e})
+		if s.d.pg {
+			if err == nil || res != nil {
+				t.Fatalf("PostgreSQL took U+0000: results %+v, err %v; want an error", res, err)
+			}
+			return
+		}
+		if err != nil || len(res) != 1 || res[0].UUID != "nul" {
+			t.Fatalf("SQLite: %+v %v", res, err)
+		}
+		if _, err := s.Event(ctx, "nul"); err != nil {
+			t.Error(err)
+		}
+	})
+}
