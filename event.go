@@ -22,6 +22,13 @@ func ValidateEvent(e *Event, prefix string) error {
 	if len(e.UUID) > MaxNameLen {
 		return FieldError(prefix+"uuid", "longer than %d bytes", MaxNameLen)
 	}
+	switch e.UUID {
+	case ".", "..", "/":
+		// An acknowledged event must be readable by its id, and these
+		// cannot be a path segment of GET /api/events/{id} (found by
+		// FuzzIngestOracle).
+		return FieldError(prefix+"uuid", "%q cannot be an event id", e.UUID)
+	}
 	if len(e.DistinctID) > MaxNameLen {
 		return FieldError(prefix+"distinct_id", "longer than %d bytes", MaxNameLen)
 	}
@@ -32,6 +39,9 @@ func ValidateEvent(e *Event, prefix string) error {
 		if len(k) > MaxNameLen {
 			return FieldError(prefix+"properties", "a property name is longer than %d bytes", MaxNameLen)
 		}
+	}
+	if err := checkValues(e, prefix); err != nil {
+		return err
 	}
 	if e.Name == EventGenerationFailed {
 		p, ok := e.Properties["input_prompt"]
@@ -49,6 +59,31 @@ func ValidateEvent(e *Event, prefix string) error {
 			if _, ok := r.(string); !ok {
 				return FieldError(prefix+"properties.failure_reason", "must be a string")
 			}
+		}
+	}
+	return nil
+}
+
+// checkValues applies the value rules (values.go) to every string and
+// number of the event, so that nothing a database or reader cannot hold
+// gets in: refusing here, with the field named, is what keeps one bad
+// value from failing the commit it shares or every later read.
+func checkValues(e *Event, prefix string) error {
+	for _, f := range []struct{ name, v string }{
+		{"event", e.Name}, {"uuid", e.UUID}, {"distinct_id", e.DistinctID}, {"properties.$anon_distinct_id", e.AnonDistinctID},
+	} {
+		if err := checkString(prefix+f.name, f.v); err != nil {
+			return err
+		}
+	}
+	for _, o := range []struct {
+		name string
+		m    map[string]any
+	}{
+		{"properties", e.Properties}, {"$set", e.Set}, {"$set_once", e.SetOnce}, {"person.properties", e.Person},
+	} {
+		if err := CheckValue(prefix+o.name, o.m); err != nil {
+			return err
 		}
 	}
 	return nil

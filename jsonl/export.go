@@ -2,6 +2,7 @@ package jsonl
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -169,7 +170,7 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 			read_++
 			if opt.DedupeContent {
 				var ex hogpipe.TrainingExample
-				if err := json.Unmarshal(l.Line, &ex); err != nil {
+				if err := decodeExample(l.Line, &ex); err != nil {
 					return written, fmt.Errorf("example %s: stored line does not parse: %w", l.ID, err)
 				}
 				k := [2]string{ex.InputPrompt, ex.FailureReason}
@@ -236,17 +237,25 @@ func writeLine(w *bufio.Writer, line []byte, format string, count int64) error {
 		_, err := w.Write(line)
 		return err
 	}
-	var ex hogpipe.TrainingExample
-	if err := json.Unmarshal(line, &ex); err != nil {
-		return fmt.Errorf("stored line does not parse: %w", err)
-	}
 	var v any
 	switch format {
-	case FormatOriginal:
-		v = originalLine{ex.Original(), count}
-	case FormatClassification:
-		v = classificationLine{ex.InputPrompt, ex.FailureReason, count}
+	case FormatOriginal, FormatClassification:
+		// Only the four original keys are needed: skip building the
+		// properties map.
+		var ex hogpipe.OriginalExample
+		if err := json.Unmarshal(line, &ex); err != nil {
+			return fmt.Errorf("stored line does not parse: %w", err)
+		}
+		if format == FormatOriginal {
+			v = originalLine{ex, count}
+		} else {
+			v = classificationLine{ex.InputPrompt, ex.FailureReason, count}
+		}
 	default:
+		var ex hogpipe.TrainingExample
+		if err := decodeExample(line, &ex); err != nil {
+			return fmt.Errorf("stored line does not parse: %w", err)
+		}
 		v = v1Line{ex, count}
 	}
 	b, err := hogpipe.MarshalLine(v)
@@ -312,4 +321,14 @@ func exportRanges(ctx context.Context, rr RangeReader, opt Options, w io.Writer)
 		opt.Progress(written)
 	}
 	return written, nil
+}
+
+// decodeExample reads a stored v1 line keeping its numbers as written
+// (json.Number): decoding properties into float64 would round big integers
+// and fail on a literal beyond float64 stored before such numbers were
+// refused, aborting the export mid-stream.
+func decodeExample(line []byte, ex *hogpipe.TrainingExample) error {
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.UseNumber()
+	return dec.Decode(ex)
 }

@@ -194,12 +194,18 @@ func (m *Mirror) release() {
 	m.waitMu.Unlock()
 }
 
+// FileMode is the mode of a training file hogpipe creates: owner read and
+// write only, since lines hold prompts and user ids (personal data).
+const FileMode os.FileMode = 0o600
+
 func (m *Mirror) recover(ctx context.Context) error {
 	st, err := m.src.MirrorState(ctx, m.name)
 	if err != nil {
 		return err
 	}
-	f, err := os.OpenFile(m.path, os.O_RDWR|os.O_CREATE, 0o644)
+	// Prompts are personal data: a new file is readable by hogpipe's
+	// user only (FileMode); an existing one keeps the mode it has.
+	f, err := os.OpenFile(m.path, os.O_RDWR|os.O_CREATE, FileMode)
 	if err != nil {
 		return fmt.Errorf("open training file: %w", err)
 	}
@@ -334,7 +340,13 @@ func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpi
 		tmp.Close()
 		return st, fmt.Errorf("write training file: %w", err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// A rebuilt file keeps the mode of the file it replaces, so an
+	// operator's chmod survives; a new one gets FileMode.
+	mode := FileMode
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return st, fmt.Errorf("write training file: %w", err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"sync"
@@ -107,6 +108,9 @@ func (s *Server) ingest(r *http.Request, start time.Time, source hogpipe.Source,
 	if err != nil {
 		return nil, err
 	}
+	if err := checkResults(events, results); err != nil {
+		return nil, err
+	}
 	if s.metrics != nil {
 		names := make([]string, len(events))
 		dups := make([]bool, len(events))
@@ -116,4 +120,22 @@ func (s *Server) ingest(r *http.Request, start time.Time, source hogpipe.Source,
 		s.metrics.Ingested(source, start, names, dups)
 	}
 	return results, nil
+}
+
+// checkResults makes sure a 2xx can only carry what was stored: one result
+// per event, each with its id. The store promises as much; this is the last
+// line before the acknowledgement, so a store bug turns into a 500 (which
+// PostHog and posthog-js retry) instead of a 200 for lost events.
+func checkResults(events []hogpipe.Event, results []hogpipe.IngestResult) error {
+	if len(results) != len(events) {
+		return &hogpipe.Error{Code: hogpipe.EInternal, Message: "store answered for the wrong number of events",
+			Err: fmt.Errorf("%d results for %d events", len(results), len(events))}
+	}
+	for i, r := range results {
+		if r.UUID == "" {
+			return &hogpipe.Error{Code: hogpipe.EInternal, Message: "store answered without an event id",
+				Err: fmt.Errorf("result %d of %d has no id", i, len(results))}
+		}
+	}
+	return nil
 }

@@ -28,9 +28,11 @@ func BackupSQLite(ctx context.Context, dbPath, out string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("create backup file: %w", err)
 	}
+	// VACUUM INTO fills an empty file and keeps its mode: CreateTemp's
+	// 0600, as the copy holds the same personal data as the database
+	// (left to SQLite, it would create the file world-readable).
 	tmpPath := tmp.Name()
 	tmp.Close()
-	os.Remove(tmpPath) // VACUUM INTO wants to create the file itself
 	defer os.Remove(tmpPath)
 
 	// Its own connection: the read pool is query_only, which refuses

@@ -30,6 +30,8 @@ type txn struct {
 	queued bool
 	// examplesLocked: this transaction holds the example-order lock.
 	examplesLocked bool
+	// savepoints: this is the op-by-op run after a failed fast path.
+	savepoints bool
 }
 
 type countKey struct{ name, source, minute string }
@@ -103,7 +105,12 @@ type op struct {
 	// every Ingest in the batch together; run does the same for one call.
 	ingest *ingestReq
 	err    error
-	done   chan struct{}
+	// ok is set when the op's work succeeded in the transaction that
+	// committed. An op that ends with neither ok nor err is a bug in the
+	// committer, and commit turns it into an error rather than let its
+	// caller read results that were never filled in.
+	ok   bool
+	done chan struct{}
 }
 
 // write runs fn inside the next group transaction and returns once that
@@ -223,8 +230,15 @@ func (s *Store) commit(batch []*op) {
 		s.observe(len(batch), took)
 	}
 	for _, o := range batch {
-		if err != nil && o.err == nil {
+		switch {
+		case o.err != nil:
+		case err != nil:
 			o.err = unavailable("commit", err)
+		case !o.ok:
+			// Every op must end with its results or an error: never let a
+			// caller acknowledge what this transaction did not store.
+			s.log.Error("group commit left an op without result or error", "ops", len(batch))
+			o.err = &hogpipe.Error{Code: hogpipe.EInternal, Message: "write was not carried out"}
 		}
 		close(o.done)
 	}
@@ -249,12 +263,15 @@ func (s *Store) commit(batch []*op) {
 }
 
 // commitTx runs the batch in one transaction. The fast path runs every op
-// bare; only if one fails is the transaction rolled back and the batch run
-// again with a savepoint around each op, so that op alone fails. Ops must
-// therefore be safe to run twice (they only record their results).
+// bare; if one fails the transaction is rolled back and the batch run again
+// with a savepoint around each op, so that op alone fails and gets the
+// error. This happens for a lone op too: then the second run either stores
+// it (the failure was passing) or hands it its own error, so no op can come
+// out of a failed fast path with neither. Ops must therefore be safe to run
+// twice (they only record their results).
 func (s *Store) commitTx(batch []*op) (changed, queued bool, err error) {
 	changed, queued, failed, err := s.runTx(batch, false)
-	if err == nil && failed && len(batch) > 1 {
+	if err == nil && failed {
 		for _, o := range batch {
 			o.err = nil
 		}
@@ -263,7 +280,15 @@ func (s *Store) commitTx(batch []*op) (changed, queued bool, err error) {
 	return changed, queued, err
 }
 
+// faultHook, when set (tests only), runs for each event the ingest path
+// stores; an error it returns fails that event's op as a database error
+// would. savepoints tells which run this is.
+type faultHook func(e *hogpipe.Event, savepoints bool) error
+
 func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed bool, err error) {
+	for _, o := range batch {
+		o.ok = false
+	}
 	// Only PostgreSQL gets the timeout: its connection can stall. SQLite's
 	// waits are bounded by busy_timeout, and a context that can be
 	// cancelled makes its driver watch every statement, for nothing here.
@@ -278,13 +303,24 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 		return false, false, false, fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback()
-	t := &txn{Tx: tx, s: s, ctx: ctx}
+	t := &txn{Tx: tx, s: s, ctx: ctx, savepoints: savepoints}
 	if err := t.lockWrites(); err != nil {
 		return false, false, false, fmt.Errorf("lock: %w", err)
 	}
 	exec := func(st *sql.Stmt) error {
 		_, err := tx.StmtContext(ctx, st).ExecContext(ctx)
 		return err
+	}
+	// fastFailed decides what a failure on the fast path means: past the
+	// commit timeout (a lock wait, a stalled server) the whole transaction
+	// has failed and every op gets a 503 at once, rather than waiting a
+	// second timeout in the savepoint run; otherwise one op is at fault and
+	// the savepoint run finds it.
+	fastFailed := func(opErr error) (bool, bool, bool, error) {
+		if ctx.Err() != nil {
+			return false, false, false, fmt.Errorf("commit timeout (%s): %w", s.commitTimeout, opErr)
+		}
+		return false, false, true, nil
 	}
 	if !savepoints {
 		var reqs []*ingestReq
@@ -295,7 +331,7 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 		}
 		if len(reqs) > 0 {
 			if err := s.ingestEvents(t, reqs); err != nil {
-				return false, false, true, nil // find the culprit with savepoints
+				return fastFailed(err)
 			}
 			changed = true
 		}
@@ -303,11 +339,13 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 	for _, o := range batch {
 		if !savepoints {
 			if o.ingest != nil {
+				o.ok = true
 				continue
 			}
-			if o.err = o.run(t); o.err != nil {
-				return false, false, true, nil
+			if err := o.run(t); err != nil {
+				return fastFailed(err)
 			}
+			o.ok = true
 			changed = true
 			continue
 		}
@@ -321,6 +359,7 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 				return false, false, false, fmt.Errorf("rollback to savepoint: %w", err)
 			}
 		} else {
+			o.ok = true
 			changed = true
 		}
 		if err := exec(s.stmts.release); err != nil {

@@ -31,7 +31,7 @@ var (
 )
 
 // rebind turns a query into this dialect: for PostgreSQL, ? becomes $n
-// and "line ->> 'k'" reads line as jsonb.
+// and "line ->> 'k'" reads line as JSON (pgLineJSON).
 func (d *dialect) rebind(q string) string {
 	if !d.pg {
 		return q
@@ -55,10 +55,20 @@ func (d *dialect) rebind(q string) string {
 			b.WriteByte(c)
 		}
 	}
-	out := strings.ReplaceAll(b.String(), "line ->> ", "line::jsonb ->> ")
+	out := strings.ReplaceAll(b.String(), "line ->> ", pgLineJSON+" ->> ")
 	d.cache.Store(q, out)
 	return out
 }
+
+// pgLineJSON reads a stored line as JSON on PostgreSQL. Not jsonb: a
+// jsonb cast refuses the whole line for a \u0000 escape anywhere in it or a
+// number beyond numeric's range, and one such line (stored before those
+// were refused at the door, or imported) would fail every query over the
+// table — the dashboard's training stats forever. json only checks the
+// syntax, and de-escapes just the field read; the replace keeps that field
+// readable too (U+0000 shows as U+FFFD; a prompt holding the literal text
+// \\u0000 would show \\ufffd in stats, never in exports).
+const pgLineJSON = `replace(line, '\u0000', '\ufffd')::json`
 
 // reader is the read pool, speaking the dialect.
 type reader struct {

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -135,8 +134,9 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 			}
 			it.Event.UUID = it.Email.EventID
 			it.Event.Timestamp, _ = parseTime(ts)
-			json.Unmarshal([]byte(props), &it.Event.Properties)
-			json.Unmarshal([]byte(person), &it.Event.Person)
+			// Templates print numbers as sent (json.Number), not as floats.
+			_ = decodeNumbers(props, &it.Event.Properties)
+			_ = decodeNumbers(person, &it.Event.Person)
 			it.Email.Attempts++
 			it.Email.State = hogpipe.EmailSending
 			if _, err := t.Exec(`UPDATE emails SET state = 'sending', attempts = ?, lease_until = ?, attempted_at = ?, updated_at = ? WHERE id = ?`,

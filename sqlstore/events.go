@@ -53,6 +53,9 @@ func (s *Store) prepare(e *hogpipe.Event) (prepared, error) {
 func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.IngestResult, error) {
 	ps := make([]prepared, len(events))
 	for i := range events {
+		if events[i].UUID == "" {
+			return nil, hogpipe.FieldError(fmt.Sprintf("[%d].uuid", i), "an event needs an id to be stored")
+		}
 		p, err := s.prepare(&events[i])
 		if err != nil {
 			return nil, &hogpipe.Error{Code: hogpipe.EInvalid, Message: "cannot encode event", Err: err}
@@ -63,6 +66,14 @@ func (s *Store) Ingest(ctx context.Context, events []hogpipe.Event) ([]hogpipe.I
 	o := &op{ingest: req, run: func(t *txn) error { return s.ingestEvents(t, []*ingestReq{req}) }, done: make(chan struct{})}
 	if err := s.submit(ctx, o); err != nil {
 		return nil, err
+	}
+	// An acknowledged event must have been stored under its id: results
+	// without one mean the op was never carried out, whatever the cause.
+	for i, r := range req.results {
+		if r.UUID == "" {
+			return nil, &hogpipe.Error{Code: hogpipe.EInternal, Message: "write was not carried out",
+				Err: fmt.Errorf("event %d of %d has no id after commit", i, len(req.results))}
+		}
 	}
 	return req.results, nil
 }
@@ -83,6 +94,13 @@ func (s *Store) ingestEvents(t *txn, reqs []*ingestReq) error {
 	for _, r := range reqs {
 		for i := range r.ps {
 			all = append(all, &r.ps[i])
+		}
+	}
+	if s.fault != nil {
+		for _, p := range all {
+			if err := s.fault(p.e, t.savepoints); err != nil {
+				return unavailable("store events", err)
+			}
 		}
 	}
 	for _, p := range all {

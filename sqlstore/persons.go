@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strings"
 
 	"github.com/hogpipe/hogpipe"
 )
@@ -73,8 +74,18 @@ func (t *txn) personProps(distinctID string) (map[string]any, bool, error) {
 		return nil, false, fmt.Errorf("read person: %w", err)
 	}
 	props := map[string]any{}
-	if err := json.Unmarshal([]byte(raw), &props); err != nil {
+	if err := decodeNumbers(raw, &props); err != nil {
 		return nil, false, fmt.Errorf("stored person %q: %w", distinctID, err)
 	}
 	return props, true, nil
+}
+
+// decodeNumbers decodes stored JSON keeping numbers as written
+// (json.Number), as ingest does: a float64 would round a 20-digit id and
+// fail outright on a literal beyond its range stored before such numbers
+// were refused, making every later event of that person fail.
+func decodeNumbers(raw string, v any) error {
+	dec := json.NewDecoder(strings.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
 }

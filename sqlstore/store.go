@@ -12,6 +12,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -96,6 +97,8 @@ type Store struct {
 	hooksMu  sync.Mutex
 	onCommit []func()
 	onEmail  []func()
+	// fault injects failures into the ingest path (tests only).
+	fault faultHook
 }
 
 func (opt *Options) defaults() {
@@ -122,12 +125,34 @@ func (opt *Options) defaults() {
 	}
 }
 
+// DirMode and FileMode are the modes of the data directory and the
+// database files hogpipe creates: its own user only, whatever the umask
+// (a umask can only remove bits). Existing ones keep their modes.
+const (
+	DirMode  os.FileMode = 0o700
+	FileMode os.FileMode = 0o600
+)
+
 // OpenSQLite opens (creating if needed) the SQLite database at path,
 // migrates it and starts the committer.
 func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 	opt.defaults()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), DirMode); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	// The database holds personal data (prompts, emails, user ids): create
+	// it readable by hogpipe's user only. SQLite gives its -wal and -shm
+	// files the database file's mode. An existing file is not touched, not
+	// even opened: closing any descriptor of a file drops the process's
+	// POSIX locks on it, which another Store on it (a replica in tests, a
+	// backup) holds through SQLite.
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("create %s: %w", path, err)
+		}
 	}
 	// synchronous(FULL) makes every commit fsync the WAL: without it WAL
 	// mode acknowledges commits that a power cut can still take back.

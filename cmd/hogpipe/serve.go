@@ -312,10 +312,10 @@ func displayAddr(a net.Addr) string {
 // lockDataDir makes sure one hogpipe serve owns a data directory: two
 // would both append to the same training file.
 func lockDataDir(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, sqlstore.DirMode); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "hogpipe.lock"), os.O_RDWR|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(filepath.Join(dir, "hogpipe.lock"), os.O_RDWR|os.O_CREATE, sqlstore.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
