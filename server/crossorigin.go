@@ -14,14 +14,17 @@ import (
 // requests and non-browser clients (no such headers) through.
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	var cop http.CrossOriginProtection
-	guarded := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	admin := s.requireAdmin(next)
+	// The cross-origin check comes first: a cross-site request is not
+	// local either (so requireAdmin would answer 401), but 403 names what
+	// is actually wrong with it.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := cop.Check(r); err != nil {
 			setRejectReason(r, "cross_origin")
 			writeStatus(w, http.StatusForbidden, "cross_origin",
 				"cross-origin "+r.Method+" refused: the admin API takes writes only from this server's own pages or from non-browser clients")
 			return
 		}
-		next.ServeHTTP(w, r)
+		admin.ServeHTTP(w, r)
 	})
-	return s.requireAdmin(guarded)
 }

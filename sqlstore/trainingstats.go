@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hogpipe/hogpipe"
 )
@@ -99,7 +100,9 @@ func (t *txn) foldTrainingStats(limit int) (more bool, err error) {
 		if p := prompts[h]; p != nil {
 			p.n++
 		} else {
-			prompts[h] = &promptCount{prompt: l.Prompt, first: seq, n: 1}
+			// Lines stored before the value rules may hold U+0000, which
+			// PostgreSQL text cannot: the shown prompt gets U+FFFD instead.
+			prompts[h] = &promptCount{prompt: strings.ReplaceAll(l.Prompt, "\x00", "\uFFFD"), first: seq, n: 1}
 		}
 		done = seq
 		n++
