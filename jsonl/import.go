@@ -33,7 +33,7 @@ var ErrNotJSONL = errors.New("not a JSONL file")
 const MaxImportLineBytes = 16 << 20
 
 // importBatch is how many lines go to the store per call.
-const importBatch = 1000
+const importBatch = 2000
 
 // importScanner reads a JSONL file line by line into examples. Blank
 // lines are kept, byte for byte, with the example that follows them (or,

@@ -11,7 +11,7 @@ import (
 // maxImportBatch bounds the examples one ImportExamples call writes in its
 // transaction: PostgreSQL bounds a group commit by --commit-timeout, and
 // one huge import must not hold every other write back.
-const maxImportBatch = 1000
+const maxImportBatch = 2000
 
 // importRows is the rows per INSERT statement.
 const importRows = 100
@@ -86,7 +86,7 @@ func (t *txn) storedExampleIDs(chunk []hogpipe.ImportedExample) (map[string]bool
 		}
 	}
 	known := map[string]bool{}
-	// At most 2000 parameters: within SQLite's and PostgreSQL's limits.
+	// At most 2 × maxImportBatch parameters: within SQLite's and PostgreSQL's limits.
 	rows, err := t.Query(`SELECT event_uuid FROM training_examples WHERE event_uuid IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, ids...)
 	if err != nil {
 		return nil, fmt.Errorf("read training examples: %w", err)

@@ -516,3 +516,111 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestForeignBytesAreKeptInACopy: every path that drops or replaces bytes
+// of the training file keeps a copy of the file first when those bytes are
+// not hogpipe's, and the file ends up as the store says.
+func TestForeignBytesAreKeptInACopy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	importBackends(t, func(t *testing.T, b importBackend) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "training_data.jsonl")
+		env := append([]string{"HOGPIPE_DATA_DIR=" + b.dataDir, "HOGPIPE_TRAINING_FILE=" + file}, b.env...)
+		foreign := []byte(`{"timestamp":"2024-01-01T00:00:00.000Z","user_id":"hand","failure_reason":"x","input_prompt":"added by hand"}` + "\n")
+		appendForeign := func() []byte {
+			t.Helper()
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write(foreign)
+			f.Close()
+			b, _ := os.ReadFile(file)
+			return b
+		}
+		// checkCopy expects exactly one copy, holding the file as it was
+		// before hogpipe dropped bytes, and the file to be want.
+		checkCopy := func(what string, was, want []byte) {
+			t.Helper()
+			c := copies(t, file)
+			if len(c) != 1 {
+				t.Fatalf("%s: copies %v, want one", what, c)
+			}
+			if got, _ := os.ReadFile(c[0]); !bytes.Equal(got, was) {
+				t.Errorf("%s: the copy holds\n%q\nwant the file as it was\n%q", what, got, was)
+			}
+			if got, _ := os.ReadFile(file); !bytes.Equal(got, want) {
+				t.Errorf("%s: the file holds\n%q\nwant\n%q", what, got, want)
+			}
+			os.Remove(c[0])
+		}
+
+		p := b.serve(t, file)
+		postGF(t, p.URL, "one", "first")
+		good := waitFileLines(t, file, 1)
+		// While serve runs: a line appended by hand would be overwritten
+		// by the next append.
+		was := appendForeign()
+		postGF(t, p.URL, "two", "second")
+		waitFileLines(t, file, 2)
+		stopProc(t, p)
+		good, _ = os.ReadFile(file)
+		if !bytes.HasPrefix(good, was[:len(was)-len(foreign)]) || bytes.Contains(good, foreign) {
+			t.Fatalf("file after the append: %q", good)
+		}
+		checkCopy("appended while serving", was, good)
+
+		// Stopped, a line appended by hand: cut at the next start.
+		was = appendForeign()
+		stopProc(t, b.serve(t, file))
+		checkCopy("appended while stopped", was, good)
+
+		// Its last line edited: rebuilt from the store at the next start.
+		// (Recovery checks the last line before the watermark, not every
+		// line.)
+		edited := bytes.Replace(good, []byte("second"), []byte("SECOND"), 1)
+		os.WriteFile(file, edited, 0o644)
+		stopProc(t, b.serve(t, file))
+		checkCopy("edited", edited, good)
+
+		// rebuild-training-file over a file with foreign bytes.
+		was = appendForeign()
+		if out, errOut, code := runBin(t, env, "rebuild-training-file"); code != 0 || !strings.Contains(errOut, ".orig-") {
+			t.Fatalf("rebuild: exit %d\n%s%s", code, out, errOut)
+		}
+		checkCopy("rebuild-training-file", was, good)
+
+		// A file adopted when the store already holds examples that are not
+		// in it (the training file moved): its lines are stored, and the
+		// file is rewritten in the store's order.
+		moved := filepath.Join(dir, "moved.jsonl")
+		nest := nestLines(3)
+		os.WriteFile(moved, nest, 0o644)
+		file = moved
+		stopProc(t, b.serve(t, moved))
+		var want bytes.Buffer
+		want.Write(good)
+		for _, l := range bytes.SplitAfter(nest, []byte("\n")) {
+			if len(bytes.TrimSpace(l)) > 0 {
+				want.Write(l)
+			}
+		}
+		got, _ := os.ReadFile(moved)
+		if !bytes.HasPrefix(got, good) || bytes.Count(got, []byte("\n")) != 2+nestExamples(3)+1 {
+			t.Errorf("moved file after adoption:\n%s", got)
+		}
+		c := copies(t, moved)
+		if len(c) != 1 {
+			t.Fatalf("moved: copies %v, want one", c)
+		}
+		if kept, _ := os.ReadFile(c[0]); !bytes.Equal(kept, nest) {
+			t.Errorf("moved: the copy is not the file as it was")
+		}
+		p = b.serve(t, moved)
+		if ex := exportV(t, p.URL, "v1"); len(ex) != 2+nestExamples(3) {
+			t.Errorf("%d examples, want %d", len(ex), 2+nestExamples(3))
+		}
+	})
+}
