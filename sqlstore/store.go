@@ -21,6 +21,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/hogpipe/hogpipe"
@@ -216,7 +217,17 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 }
 
 func migrate(ctx context.Context, db *sql.DB, d *dialect) error {
-	p, err := goose.NewProvider(d.goose, db, mustSub(migrations, "migrations/"+d.name))
+	var opts []goose.ProviderOption
+	if d.pg {
+		// Replicas started together on a fresh database would otherwise
+		// run the same migration at once, and all but one fail.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("prepare migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(d.goose, db, mustSub(migrations, "migrations/"+d.name), opts...)
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}

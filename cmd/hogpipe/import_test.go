@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -96,6 +98,37 @@ func (b importBackend) serve(t *testing.T, file string) *proctest.Proc {
 	return proctest.Start(t, bin, "", b.env, "--data-dir", b.dataDir, "--training-file", file, "--log-level", "warn")
 }
 
+// serveAsync is serve for a goroutine: it reports a failure to start with
+// t.Error and returns nil.
+func (b importBackend) serveAsync(t *testing.T, file string) *proctest.Proc {
+	bin, err := buildBinary()
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file, "--log-level", "warn")
+	cmd.Env = append(os.Environ(), b.env...)
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.StdoutPipe()
+	if err == nil {
+		err = cmd.Start()
+	}
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "hogpipe listening on "); ok {
+			go io.Copy(io.Discard, stdout)
+			return &proctest.Proc{Cmd: cmd, URL: addr}
+		}
+	}
+	t.Error("hogpipe did not start")
+	return nil
+}
+
 func stopProc(t *testing.T, p *proctest.Proc) {
 	t.Helper()
 	p.Cmd.Process.Signal(syscall.SIGTERM)
@@ -179,28 +212,55 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 	importBackends(t, func(t *testing.T, b importBackend) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "training_data.jsonl")
-		orig := nestLines(40)
-		n := nestExamples(40)
+		size := 40
+		if b.name == "postgres" {
+			size = 20000 // adopting takes a while: the other replica must wait
+		}
+		orig := nestLines(size)
+		n := nestExamples(size)
 		if err := os.WriteFile(file, orig, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		procs := []*proctest.Proc{b.serve(t, file)}
+		var procs []*proctest.Proc
+		posted := 0
 		if b.name == "postgres" {
+			// Two replicas at once: one adopts the file, the other waits
+			// for it before it serves. An event goes to whichever answers
+			// first: had it served before the adoption, its example would
+			// come before the adopted lines, and the file could not keep
+			// its head.
 			second := b
 			second.dataDir = filepath.Join(dir, "data2")
-			procs = append(procs, second.serve(t, file))
+			up := make(chan *proctest.Proc, 2)
+			for _, r := range []importBackend{b, second} {
+				go func() { up <- r.serveAsync(t, file) }()
+			}
+			for range 2 {
+				p := <-up
+				if p == nil {
+					t.FailNow()
+				}
+				if len(procs) == 0 {
+					postGF(t, p.URL, "race-0", "sent as soon as a replica answers")
+					posted++
+				}
+				procs = append(procs, p)
+			}
+		} else {
+			procs = append(procs, b.serve(t, file))
 		}
 		for i, p := range procs {
 			postGF(t, p.URL, fmt.Sprintf("new-%d", i), fmt.Sprintf("new prompt %d", i))
+			posted++
 		}
-		lines := len(procs) + bytes.Count(orig, []byte("\n"))
+		lines := posted + bytes.Count(orig, []byte("\n"))
 		got := waitFileLines(t, file, lines)
 		if !bytes.HasPrefix(got, orig) {
 			t.Fatalf("the file's head changed:\n%q\nwant it to start with\n%q", got[:min(len(got), len(orig))], orig)
 		}
 		for i, l := range bytes.Split(bytes.TrimSuffix(got[len(orig):], []byte("\n")), []byte("\n")) {
 			var m map[string]any
-			if err := json.Unmarshal(l, &m); err != nil || m["source"] != "webhook" || !strings.HasPrefix(m["id"].(string), "new-") {
+			if err := json.Unmarshal(l, &m); err != nil || m["source"] != "webhook" {
 				t.Errorf("appended line %d: %s (%v)", i, l, err)
 			}
 		}
@@ -211,8 +271,8 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 		// Exports hold the imported examples: v1 keeps the four keys, with
 		// a stable id and source import; "original" gives the lines back.
 		v1 := exportV(t, procs[0].URL, "v1")
-		if len(v1) != n+len(procs) {
-			t.Fatalf("v1 export: %d lines, want %d", len(v1), n+len(procs))
+		if len(v1) != n+posted {
+			t.Fatalf("v1 export: %d lines, want %d", len(v1), n+posted)
 		}
 		var origObjs []map[string]any
 		for _, l := range bytes.Split(orig, []byte("\n")) {
@@ -249,10 +309,16 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 		if p, _ := v1[n-2]["properties"].(map[string]any); p["model"] != "gpt-x" {
 			t.Errorf("the extra key of an imported line is not in properties: %v", v1[n-2])
 		}
-		if o := exportV(t, procs[0].URL, "original"); len(o) != n+len(procs) || o[0]["input_prompt"] != "draw cat 0" || len(o[0]) != 4 {
+		if o := exportV(t, procs[0].URL, "original"); len(o) != n+posted || o[0]["input_prompt"] != "draw cat 0" || len(o[0]) != 4 {
 			t.Errorf("original export: %d lines, first %v", len(o), o[0])
 		}
-		if st := get(t, procs[0].URL+"/api/training-stats").Body; st["total"] != float64(n+len(procs)) {
+		// One line per distinct (prompt, reason): "draw cat 0" … "draw cat 4"
+		// (8 each), the line that is there twice, two more, and the new ones.
+		dd := exportV(t, procs[0].URL, "v1&dedupe-content=true")
+		if len(dd) != 5+3+posted || dd[0]["count"] != float64(size/5) || dd[5]["count"] != float64(2) || dd[5]["source"] != "import" {
+			t.Errorf("dedupe-content export: %d lines: %v", len(dd), dd)
+		}
+		if st := get(t, procs[0].URL+"/api/training-stats").Body; st["total"] != float64(n+posted) {
 			t.Errorf("training stats: %v", st)
 		}
 
