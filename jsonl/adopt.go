@@ -88,7 +88,7 @@ func (m *Mirror) adopt(ctx context.Context, st hogpipe.MirrorState, size int64) 
 		m.adopted = res.Added
 	}
 	if len(later) == 0 {
-		next, err := m.walk(ctx, st, size)
+		next, _, err := m.walk(ctx, st, size)
 		if err != nil {
 			return err
 		}

@@ -269,9 +269,16 @@ func (m *Mirror) recover(ctx context.Context) error {
 	// Lines after the watermark were written and fsync'd but their
 	// watermark not recorded, or torn by a crash mid-write: keep those
 	// that are exactly the next examples.
-	if st, err = m.walk(ctx, st, size); err != nil {
+	var lastImported bool
+	if st, lastImported, err = m.walk(ctx, st, size); err != nil {
 		return err
 	}
+	// Adopt only a file that is foreign from its start, or whose known
+	// lines are adopted ones (an adoption a crash interrupted). After
+	// hogpipe's own lines, unknown lines are not adopted: a database
+	// restored from a backup is behind the file it wrote, and the file is
+	// cut back to it (with a copy kept).
+	fresh = fresh && (st.Bytes == 0 || lastImported)
 	if size > st.Bytes {
 		ours, err := m.tailIsOurs(ctx, st, size)
 		if err != nil {
@@ -299,18 +306,20 @@ func (m *Mirror) recover(ctx context.Context) error {
 }
 
 // walk moves st over the file's lines that are exactly the next stored
-// examples, and returns where they end.
-func (m *Mirror) walk(ctx context.Context, st hogpipe.MirrorState, size int64) (hogpipe.MirrorState, error) {
+// examples, and returns where they end and whether the last of them is an
+// imported one.
+func (m *Mirror) walk(ctx context.Context, st hogpipe.MirrorState, size int64) (hogpipe.MirrorState, bool, error) {
 	r := bufio.NewReaderSize(io.NewSectionReader(m.f, st.Bytes, size-st.Bytes), 1<<20)
 	var pending []hogpipe.ExampleLine
+	imported := false
 	for {
 		if len(pending) == 0 {
 			var err error
 			if pending, err = m.src.ExamplesAfter(ctx, st.Seq, batchSize); err != nil {
-				return st, err
+				return st, imported, err
 			}
 			if len(pending) == 0 {
-				return st, nil
+				return st, imported, nil
 			}
 		}
 		// By length, not by newline: an adopted example's line may hold
@@ -318,9 +327,10 @@ func (m *Mirror) walk(ctx context.Context, st hogpipe.MirrorState, size int64) (
 		want := pending[0].Line
 		got := make([]byte, len(want))
 		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, want) {
-			return st, nil
+			return st, imported, nil
 		}
 		st = hogpipe.MirrorState{Seq: pending[0].Seq, Bytes: st.Bytes + int64(len(want))}
+		imported = pending[0].V1 != nil
 		pending = pending[1:]
 	}
 }
