@@ -278,12 +278,6 @@ type ImportResult struct {
 	Torn int
 }
 
-// CheckFile reads the whole file and returns an error wrapping ErrNotJSONL
-// when any line is not a JSON object. It changes nothing.
-func CheckFile(path string) (ImportResult, error) {
-	return importFrom(context.Background(), path, nil, time.Now())
-}
-
 // ImportFile checks the file, then stores its lines as training examples
 // (see Importer); lines already stored are left out. An incomplete last
 // line (no newline, not a JSON object) is not imported. The file itself is

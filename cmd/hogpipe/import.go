@@ -58,20 +58,17 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 		return importLive(ctx, abs, dataDir, database, env, log)
 	}
 
-	// Checked whole before anything is stored: a file that is not JSONL
-	// changes nothing.
-	if _, err := jsonl.CheckFile(abs); err != nil {
-		if errors.Is(err, jsonl.ErrNotJSONL) {
-			return usagef("%v; nothing was imported: hogpipe imports files whose every line is a JSON object", err)
-		}
-		return err
-	}
 	store, err := openForImport(ctx, dataDir, database)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	// ImportFile reads the whole file before it stores anything: a file
+	// that is not JSONL changes nothing.
 	res, err := jsonl.ImportFile(ctx, abs, store, time.Now())
+	if errors.Is(err, jsonl.ErrNotJSONL) {
+		return usagef("%v; nothing was imported: hogpipe imports files whose every line is a JSON object", err)
+	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w (examples stored so far stay; importing again adds only the rest)", file, err)
 	}
