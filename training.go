@@ -133,6 +133,38 @@ type ExampleLine struct {
 	Seq  int64
 	ID   string
 	Line []byte // with trailing newline
+	// V1 is the example's v1 line when Line is not one: an imported line,
+	// which the training file keeps as it was. Exports write V1. Nil for
+	// examples made from events.
+	V1 []byte
+}
+
+// ExportLine is the example's line as exports write it: its v1 line.
+func (l *ExampleLine) ExportLine() []byte {
+	if l.V1 != nil {
+		return l.V1
+	}
+	return l.Line
+}
+
+// SourceImport marks training examples imported from an existing JSONL
+// file (hogpipe import, or a training file adopted on first start): they
+// have no event.
+const SourceImport Source = "import"
+
+// ImportedExample is one line of an imported JSONL file as the store keeps
+// it.
+type ImportedExample struct {
+	// ID is derived from the line's number and content, so importing the
+	// same file again finds it stored.
+	ID string
+	// OwnID is the line's own "id" when it has one (a line hogpipe wrote):
+	// a line whose OwnID is a stored example is not imported again.
+	OwnID         string
+	FailureReason string // normalised as for events, for filters and stats
+	Timestamp     string // as in the line; normalised when it is RFC 3339
+	Line          []byte // the original bytes, newline included
+	V1            []byte // the v1 rendering exports write
 }
 
 // MirrorState is how far a file mirror of the training examples has got:

@@ -170,7 +170,7 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 			read_++
 			if opt.DedupeContent {
 				var ex hogpipe.TrainingExample
-				if err := decodeExample(l.Line, &ex); err != nil {
+				if err := decodeExample(l.ExportLine(), &ex); err != nil {
 					return written, fmt.Errorf("example %s: stored line does not parse: %w", l.ID, err)
 				}
 				k := [2]string{ex.InputPrompt, ex.FailureReason}
@@ -183,7 +183,7 @@ func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer
 				}
 				continue
 			}
-			if err := writeLine(pick(l.ID), l.Line, opt.Format, 0); err != nil {
+			if err := writeLine(pick(l.ID), l.ExportLine(), opt.Format, 0); err != nil {
 				return written, fmt.Errorf("example %s: %w", l.ID, err)
 			}
 			written++

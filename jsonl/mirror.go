@@ -52,6 +52,8 @@ type Mirror struct {
 
 	waitMu  sync.Mutex
 	waiters []chan struct{}
+
+	adopted int // lines of an existing file Open adopted
 }
 
 // Open recovers the file at path against the store and returns a mirror
@@ -147,6 +149,9 @@ func (m *Mirror) CatchUp(ctx context.Context) error {
 		for _, l := range batch {
 			buf.Write(l.Line)
 		}
+		if err := m.guardTail(buf.Bytes()); err != nil {
+			return err
+		}
 		// At the recorded offset, not O_APPEND: a replica that lost the
 		// writer lock (its session killed) may write for a moment before it
 		// notices, beside the replica that took over. Both write the same
@@ -166,6 +171,36 @@ func (m *Mirror) CatchUp(ctx context.Context) error {
 			m.log.Warn("training file watermark not recorded", "err", err)
 		}
 	}
+}
+
+// guardTail checks, before a write at the watermark, that any bytes
+// already there are the ones about to be written (a replica that lost the
+// writer lock may have written them). Bytes someone else put there (lines
+// appended by hand to a running setup) would be overwritten: the file is
+// copied aside first and they are dropped.
+func (m *Mirror) guardTail(next []byte) error {
+	fi, err := m.f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", m.path, err)
+	}
+	extra := fi.Size() - m.st.Bytes
+	if extra <= 0 {
+		return nil
+	}
+	got := make([]byte, min(extra, int64(len(next))))
+	if _, err := m.f.ReadAt(got, m.st.Bytes); err != nil {
+		return fmt.Errorf("read %s: %w", m.path, err)
+	}
+	if bytes.Equal(got, next[:len(got)]) {
+		return nil
+	}
+	cp, err := m.keepCopy()
+	if err != nil {
+		return err
+	}
+	m.log.Warn("training file: bytes after the last line hogpipe wrote are not hogpipe's; dropping them from the file, a copy of the whole file is kept (hogpipe import COPY adds its lines as examples)",
+		"file", m.path, "bytes", extra, "copy", cp)
+	return m.truncate(m.st.Bytes)
 }
 
 // WaitIdle returns once the file holds every example committed before the
@@ -214,54 +249,172 @@ func (m *Mirror) recover(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("stat training file: %w", err)
 	}
-	ok, err := m.verifyPrefix(ctx, st, fi.Size())
+	size := fi.Size()
+	ok, err := m.verifyPrefix(ctx, st, size)
 	if err != nil {
 		return err
 	}
 	if !ok {
 		// Someone edited, truncated or replaced the file: the watermark no
 		// longer describes it, so no line in it can be trusted to be ours.
-		m.log.Warn("training file does not match the store; rebuilding it", "file", m.path)
-		return m.rebuild(ctx)
-	}
-	// Lines after the watermark were written and fsync'd but their
-	// watermark not recorded, or torn by a crash mid-write: keep those
-	// that are exactly the next examples, cut the rest.
-	if _, err := f.Seek(st.Bytes, io.SeekStart); err != nil {
-		return fmt.Errorf("seek training file: %w", err)
-	}
-	r := bufio.NewReaderSize(f, 1<<20)
-	pending, err := m.src.ExamplesAfter(ctx, st.Seq, batchSize)
-	if err != nil {
-		return err
-	}
-	for {
-		line, err := r.ReadBytes('\n')
-		if err != nil { // io.EOF: a torn line or nothing
-			break
-		}
-		if len(pending) == 0 {
-			if pending, err = m.src.ExamplesAfter(ctx, st.Seq, batchSize); err != nil {
+		// What is there now may be someone's data: it is kept beside.
+		attrs := []any{"file", m.path}
+		if size > 0 {
+			cp, err := m.keepCopy()
+			if err != nil {
 				return err
 			}
+			attrs = append(attrs, "copy", cp)
 		}
-		if len(pending) == 0 || !bytes.Equal(line, pending[0].Line) {
-			break
-		}
-		st = hogpipe.MirrorState{Seq: pending[0].Seq, Bytes: st.Bytes + int64(len(line))}
-		pending = pending[1:]
+		m.log.Warn("training file does not match the store; rebuilding it from the store", attrs...)
+		return m.rebuild(ctx)
 	}
-	if fi.Size() != st.Bytes {
-		m.log.Warn("training file: dropping torn or unknown tail", "file", m.path, "bytes", fi.Size()-st.Bytes)
-		if err := f.Truncate(st.Bytes); err != nil {
-			return fmt.Errorf("truncate training file: %w", err)
+	// Nothing of the file is hogpipe's yet: on a first start beside an
+	// existing file (the original service's), the file is adopted.
+	fresh := st.Bytes == 0
+	// Lines after the watermark were written and fsync'd but their
+	// watermark not recorded, or torn by a crash mid-write: keep those
+	// that are exactly the next examples.
+	var lastImported bool
+	if st, lastImported, err = m.walk(ctx, st, size); err != nil {
+		return err
+	}
+	// Adopt only a file that is foreign from its start, or whose known
+	// lines are adopted ones (an adoption a crash interrupted). After
+	// hogpipe's own lines, unknown lines are not adopted: a database
+	// restored from a backup is behind the file it wrote, and the file is
+	// cut back to it (with a copy kept).
+	fresh = fresh && (st.Bytes == 0 || lastImported)
+	if size > st.Bytes {
+		ours, err := m.tailIsOurs(ctx, st, size)
+		if err != nil {
+			return err
 		}
-		if err := f.Sync(); err != nil {
-			return fmt.Errorf("fsync training file: %w", err)
+		switch {
+		case ours:
+			m.log.Warn("training file: dropping a torn last line (hogpipe stopped mid-write); it is appended again whole", "file", m.path, "bytes", size-st.Bytes)
+		case fresh:
+			return m.adopt(ctx, st, size)
+		default:
+			cp, err := m.keepCopy()
+			if err != nil {
+				return err
+			}
+			m.log.Warn("training file: bytes after the last line hogpipe wrote are not hogpipe's; dropping them from the file, a copy of the whole file is kept (hogpipe import COPY adds its lines as examples)",
+				"file", m.path, "bytes", size-st.Bytes, "copy", cp)
+		}
+		if err := m.truncate(st.Bytes); err != nil {
+			return err
 		}
 	}
 	m.st = st
 	return m.src.SetMirrorState(ctx, m.name, st)
+}
+
+// walk moves st over the file's lines that are exactly the next stored
+// examples, and returns where they end and whether the last of them is an
+// imported one.
+func (m *Mirror) walk(ctx context.Context, st hogpipe.MirrorState, size int64) (hogpipe.MirrorState, bool, error) {
+	r := bufio.NewReaderSize(io.NewSectionReader(m.f, st.Bytes, size-st.Bytes), 1<<20)
+	var pending []hogpipe.ExampleLine
+	imported := false
+	for {
+		if len(pending) == 0 {
+			var err error
+			if pending, err = m.src.ExamplesAfter(ctx, st.Seq, batchSize); err != nil {
+				return st, imported, err
+			}
+			if len(pending) == 0 {
+				return st, imported, nil
+			}
+		}
+		// By length, not by newline: an adopted example's line may hold
+		// blank lines before it.
+		want := pending[0].Line
+		got := make([]byte, len(want))
+		if _, err := io.ReadFull(r, got); err != nil || !bytes.Equal(got, want) {
+			return st, imported, nil
+		}
+		st = hogpipe.MirrorState{Seq: pending[0].Seq, Bytes: st.Bytes + int64(len(want))}
+		imported = pending[0].V1 != nil
+		pending = pending[1:]
+	}
+}
+
+// tailIsOurs tells whether the file's bytes after st are the start of the
+// next stored example's line: a write that a crash cut short.
+func (m *Mirror) tailIsOurs(ctx context.Context, st hogpipe.MirrorState, size int64) (bool, error) {
+	next, err := m.src.ExamplesAfter(ctx, st.Seq, 1)
+	if err != nil || len(next) == 0 {
+		return false, err
+	}
+	n := size - st.Bytes
+	if n >= int64(len(next[0].Line)) {
+		return false, nil
+	}
+	got := make([]byte, n)
+	if _, err := m.f.ReadAt(got, st.Bytes); err != nil {
+		return false, fmt.Errorf("read training file: %w", err)
+	}
+	return bytes.Equal(got, next[0].Line[:n]), nil
+}
+
+func (m *Mirror) truncate(n int64) error {
+	if err := m.f.Truncate(n); err != nil {
+		return fmt.Errorf("truncate training file: %w", err)
+	}
+	if err := m.f.Sync(); err != nil {
+		return fmt.Errorf("fsync training file: %w", err)
+	}
+	return nil
+}
+
+// keepCopy copies the file as it is now beside it, as
+// <file>.orig-<UTC time>, before hogpipe drops or replaces bytes it did
+// not write, and returns the copy's path.
+func (m *Mirror) keepCopy() (string, error) {
+	return keepCopy(m.f, m.path)
+}
+
+func keepCopy(f *os.File, path string) (string, error) {
+	base := path + ".orig-" + time.Now().UTC().Format("20060102T150405Z")
+	name := base
+	var out *os.File
+	for i := 2; ; i++ {
+		var err error
+		// Personal data: readable by its owner only.
+		out, err = os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, os.ErrExist) || i > 100 {
+			return "", fmt.Errorf("keep a copy of %s: %w", path, err)
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
+	fail := func(err error) (string, error) {
+		out.Close()
+		os.Remove(name)
+		return "", fmt.Errorf("keep a copy of %s: %w", path, err)
+	}
+	if _, err := io.Copy(out, io.NewSectionReader(f, 0, 1<<62)); err != nil {
+		return fail(err)
+	}
+	if err := out.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := out.Close(); err != nil {
+		return fail(err)
+	}
+	syncDir(filepath.Dir(path))
+	return name, nil
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // verifyPrefix checks that the file is at least as long as the watermark
@@ -360,23 +513,56 @@ func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpi
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return st, fmt.Errorf("replace training file: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	syncDir(dir)
 	return st, nil
 }
 
 // Rebuild writes the file at path anew from every stored example and makes
-// it the mirror's new starting point. No mirror may be running on it.
-func Rebuild(ctx context.Context, path string, src Source) (hogpipe.MirrorState, error) {
+// it the mirror's new starting point. No mirror may be running on it. When
+// the file holds bytes that are not what hogpipe recorded writing, a copy
+// of it is kept beside it and its path returned.
+func Rebuild(ctx context.Context, path string, src Source) (hogpipe.MirrorState, string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return hogpipe.MirrorState{}, fmt.Errorf("training file %s: %w", path, err)
+		return hogpipe.MirrorState{}, "", fmt.Errorf("training file %s: %w", path, err)
+	}
+	cp, err := copyIfForeign(ctx, abs, src)
+	if err != nil {
+		return hogpipe.MirrorState{}, "", err
 	}
 	st, err := WriteFileAtomic(ctx, abs, src)
 	if err != nil {
-		return st, err
+		return st, cp, err
 	}
-	return st, src.SetMirrorState(ctx, abs, st)
+	return st, cp, src.SetMirrorState(ctx, abs, st)
+}
+
+// copyIfForeign keeps a copy of the file at abs unless it is exactly what
+// its watermark says hogpipe wrote.
+func copyIfForeign(ctx context.Context, abs string, src Source) (string, error) {
+	f, err := os.Open(abs)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("open training file: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || fi.Size() == 0 {
+		return "", err
+	}
+	st, err := src.MirrorState(ctx, abs)
+	if err != nil {
+		return "", err
+	}
+	m := &Mirror{path: abs, src: src, f: f}
+	ok, err := m.verifyPrefix(ctx, st, fi.Size())
+	if err != nil {
+		return "", err
+	}
+	if ok && fi.Size() == st.Bytes {
+		return "", nil
+	}
+	return keepCopy(f, abs)
 }

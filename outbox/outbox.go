@@ -139,9 +139,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	for {
 		free := w.cfg.Workers - len(sem)
 		var items []hogpipe.OutboxItem
+		var claimedAt time.Time
 		if free > 0 {
 			var err error
-			items, err = w.store.ClaimEmails(ctx, w.now(), free, w.lease())
+			claimedAt = w.now()
+			items, err = w.store.ClaimEmails(ctx, claimedAt, free, w.lease())
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("email outbox: cannot claim emails", "err", err)
 			}
@@ -152,7 +154,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			go func() {
 				// A freed slot may take the next due email at once.
 				defer func() { <-sem; w.Notify(); wg.Done() }()
-				w.process(it)
+				w.process(it, claimedAt)
 			}()
 		}
 		if len(items) > 0 && len(items) == free {
@@ -170,17 +172,17 @@ func (w *Worker) Run(ctx context.Context) error {
 // process renders and sends one claimed email and records the outcome. It
 // does not take the Run context: a send in flight at shutdown finishes (or
 // times out) and is recorded, rather than being left to its lease.
-func (w *Worker) process(it hogpipe.OutboxItem) {
+// claimedAt is when the claim's lease started.
+func (w *Worker) process(it hogpipe.OutboxItem, claimedAt time.Time) {
 	out := w.attempt(it)
 	out.At = w.now()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ok, err := w.store.FinishEmail(ctx, it.Email, out)
+	ok, err := w.record(it, out, claimedAt.Add(w.recordWindow()))
 	switch {
 	case err != nil:
-		// The lease will expire and the email be tried again: at worst one
-		// more send of an email that was in fact sent.
-		w.log.Error("email outbox: outcome not recorded", "email", it.Email.ID, "state", out.State, "err", err)
+		// Out of time: the lease will expire and the email be tried again,
+		// so an email that was in fact sent may go out once more.
+		w.log.Error("email outbox: outcome not recorded before the lease ran out; the email may be sent again",
+			"email", it.Email.ID, "state", out.State, "err", err)
 	case !ok:
 		w.log.Warn("email outbox: claim lost before the outcome was recorded", "email", it.Email.ID)
 	default:
@@ -188,6 +190,46 @@ func (w *Worker) process(it hogpipe.OutboxItem) {
 			w.OnOutcome(out.State)
 		}
 		w.logOutcome(it, out)
+	}
+}
+
+// recordWindow is how long after the claim an outcome may still be
+// recorded: the lease less a margin, so a retry that succeeds cannot race
+// another worker that takes the email over when the lease expires.
+func (w *Worker) recordWindow() time.Duration {
+	l := w.lease()
+	return l - l/5
+}
+
+// record stores an attempt's outcome, retrying with backoff until
+// deadline. Losing this write is what turns a sent email into a duplicate:
+// the row stays sending, its lease expires and the email is sent again.
+// So a moment of trouble (a locked SQLite file, a commit timeout on
+// PostgreSQL) must not be the end of it. Retrying is safe: FinishEmail
+// matches the claim (id, attempt), and a retry of a write that did commit
+// in the end finds the same outcome and reports it recorded.
+func (w *Worker) record(it hogpipe.OutboxItem, out hogpipe.EmailOutcome, deadline time.Time) (bool, error) {
+	delay := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		ok, err := w.store.FinishEmail(ctx, it.Email, out)
+		cancel()
+		if err == nil {
+			if try > 1 {
+				w.log.Info("email outbox: outcome recorded after retrying", "email", it.Email.ID, "state", out.State, "tries", try)
+			}
+			return ok, nil
+		}
+		// Equal jitter, as for sends: workers that failed together do not
+		// retry together.
+		wait := delay/2 + rand.N(delay/2+1)
+		if w.now().Add(wait).After(deadline) {
+			return false, fmt.Errorf("after %d tries: %w", try, err)
+		}
+		w.log.Warn("email outbox: cannot record the outcome yet; retrying", "email", it.Email.ID,
+			"state", out.State, "try", try, "retry_in", wait, "err", err)
+		time.Sleep(wait)
+		delay = min(2*delay, 2*time.Second)
 	}
 }
 

@@ -158,7 +158,8 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 
 // FinishEmail records the outcome of a claimed email's attempt. It changes
 // nothing (and says so) when the claim was lost: the lease expired and
-// another worker took the email over.
+// another worker took the email over. Recording the same outcome twice is
+// not an error: callers retry it.
 func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error) {
 	var done bool
 	err := s.write(ctx, func(t *txn) error {
@@ -166,9 +167,15 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 		if out.NextAttemptAt != nil {
 			next = sql.NullString{String: hogpipe.FormatTime(*out.NextAttemptAt), Valid: true}
 		}
+		at := hogpipe.FormatTime(out.At)
+		// The second case is this very outcome, already recorded: a retry
+		// of a write whose caller gave up waiting but which committed
+		// (the outbox retries until it hears back) reports success.
 		res, err := t.Exec(`UPDATE emails SET state = ?, message_id = ?, last_error = ?, subject = ?, next_attempt_at = ?,
-			lease_until = NULL, updated_at = ? WHERE id = ? AND state = 'sending' AND attempts = ?`,
-			string(out.State), out.MessageID, out.LastError, out.Subject, next, hogpipe.FormatTime(out.At), claimed.ID, claimed.Attempts)
+			lease_until = NULL, updated_at = ? WHERE id = ? AND attempts = ?
+			AND (state = 'sending' OR (state = ? AND message_id = ? AND updated_at = ?))`,
+			string(out.State), out.MessageID, out.LastError, out.Subject, next, at, claimed.ID, claimed.Attempts,
+			string(out.State), out.MessageID, at)
 		if err != nil {
 			return unavailable("record email outcome", err)
 		}

@@ -122,7 +122,7 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 
 // ExamplesFiltered is ExamplesAfter with a filter applied in SQL.
 func (s *Store) ExamplesFiltered(ctx context.Context, after int64, limit int, f hogpipe.ExampleFilter) ([]hogpipe.ExampleLine, error) {
-	q, args := filterSQL(`SELECT seq, event_uuid, line FROM training_examples WHERE seq > ?`, []any{after}, f)
+	q, args := filterSQL(`SELECT seq, event_uuid, line, v1_line FROM training_examples WHERE seq > ?`, []any{after}, f)
 	q += ` ORDER BY seq LIMIT ?`
 	rows, err := s.r.QueryContext(ctx, q, append(args, limit)...)
 	if err != nil {
@@ -133,10 +133,14 @@ func (s *Store) ExamplesFiltered(ctx context.Context, after int64, limit int, f 
 	for rows.Next() {
 		var l hogpipe.ExampleLine
 		var line string
-		if err := rows.Scan(&l.Seq, &l.ID, &line); err != nil {
+		var v1 sql.NullString
+		if err := rows.Scan(&l.Seq, &l.ID, &line, &v1); err != nil {
 			return nil, fmt.Errorf("read training examples: %w", err)
 		}
 		l.Line = []byte(line)
+		if v1.Valid {
+			l.V1 = []byte(v1.String)
+		}
 		out = append(out, l)
 	}
 	return out, rows.Err()
@@ -161,19 +165,24 @@ func filterSQL(q string, args []any, f hogpipe.ExampleFilter) (string, []any) {
 	return q, args
 }
 
+// exportLineSQL is an example's v1 line: imported examples keep their
+// original bytes in line and their v1 rendering in v1_line.
+const exportLineSQL = `coalesce(v1_line, line)`
+
 // exportExpr builds each format's line inside SQLite. SQLite's json_object
 // escapes as Go's encoder does except U+2028 and U+2029, which Go writes as
 // \u2028 and \u2029 (they end lines in JavaScript): the replace makes the
 // fast path's bytes those of the portable path (TestExportFastPathsMatchPortable).
 func exportExpr(format string) (string, error) {
+	const l = exportLineSQL
 	var obj string
 	switch format {
 	case "v1":
-		return `line`, nil
+		return l, nil
 	case "original":
-		obj = `json_object('timestamp', line ->> 'timestamp', 'user_id', line ->> 'user_id', 'failure_reason', failure_reason, 'input_prompt', line ->> 'input_prompt')`
+		obj = `json_object('timestamp', ` + l + ` ->> 'timestamp', 'user_id', ` + l + ` ->> 'user_id', 'failure_reason', failure_reason, 'input_prompt', ` + l + ` ->> 'input_prompt')`
 	case "classification":
-		obj = `json_object('text', line ->> 'input_prompt', 'label', failure_reason)`
+		obj = `json_object('text', ` + l + ` ->> 'input_prompt', 'label', failure_reason)`
 	default:
 		return "", hogpipe.FieldError("format", "unknown format %q", format)
 	}
@@ -210,7 +219,7 @@ func (s *Store) DistinctExamples(ctx context.Context, f hogpipe.ExampleFilter, e
 		return ErrNoFastPath
 	}
 	q, args := filterSQL(`SELECT min(seq) AS first, count(*) AS n FROM training_examples WHERE 1 = 1`, nil, f)
-	q = `SELECT t.line, g.n FROM (` + q + ` GROUP BY line ->> 'input_prompt', failure_reason) g
+	q = `SELECT coalesce(t.v1_line, t.line), g.n FROM (` + q + ` GROUP BY ` + exportLineSQL + ` ->> 'input_prompt', failure_reason) g
 		JOIN training_examples t ON t.seq = g.first ORDER BY g.first`
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -36,6 +38,11 @@ func (m *trainingMirror) start(ctx context.Context) (<-chan error, error) {
 	first, err := m.lead(ctx, false)
 	if err != nil {
 		return nil, err
+	}
+	if first == nil {
+		if first, err = m.awaitAdoption(ctx); err != nil {
+			return nil, err
+		}
 	}
 	done := make(chan error, 1)
 	m.running.Store(true)
@@ -75,6 +82,10 @@ func (m *trainingMirror) lead(parent context.Context, wait bool) (*leadership, e
 	mirror, err := jsonl.Open(ctx, m.path, m.store, m.log)
 	if err != nil {
 		l.Release()
+		var nj *jsonl.NotJSONLError
+		if errors.As(err, &nj) {
+			return nil, usageError{err}
+		}
 		return nil, fmt.Errorf("recover %s: %w", m.path, err)
 	}
 	if err := mirror.CatchUp(ctx); err != nil {
@@ -86,6 +97,54 @@ func (m *trainingMirror) lead(parent context.Context, wait bool) (*leadership, e
 		m.log.Info("training file: this replica is its writer", "file", mirror.Path(), "recovery", time.Since(took).Round(time.Millisecond))
 	}
 	return &leadership{l, mirror}, nil
+}
+
+// awaitAdoptionFor bounds how long a replica waits for another to adopt
+// an existing training file before it serves anyway.
+const awaitAdoptionFor = time.Minute
+
+// awaitAdoption holds a replica that is not the writer back while the
+// training file holds lines the store does not know yet (another replica
+// is adopting the original service's file): examples it stored meanwhile
+// would come before the adopted lines in commit order, and the file could
+// not keep its head. It returns once the writer has recorded a watermark,
+// or with the lead if the writer went away.
+func (m *trainingMirror) awaitAdoption(ctx context.Context) (*leadership, error) {
+	abs, err := filepath.Abs(m.path)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(awaitAdoptionFor)
+	logged := false
+	for {
+		fi, err := os.Stat(abs)
+		if err != nil || fi.Size() == 0 {
+			return nil, nil
+		}
+		st, err := m.store.MirrorState(ctx, abs)
+		if err != nil {
+			return nil, err
+		}
+		if st.Bytes > 0 {
+			return nil, nil
+		}
+		if time.Now().After(deadline) {
+			m.log.Warn("training file: the writer has not adopted it yet; serving anyway", "file", abs)
+			return nil, nil
+		}
+		if !logged {
+			m.log.Info("training file: waiting for the replica that writes it to adopt it", "file", abs)
+			logged = true
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if l, err := m.lead(ctx, false); err != nil || l != nil {
+			return l, err
+		}
+	}
 }
 
 func (m *trainingMirror) loop(ctx context.Context, cur *leadership) error {

@@ -52,6 +52,7 @@ func commands() []command {
 		{"serve", "Receive PostHog events over HTTP and feed the destinations.", runServe},
 		{"export", "Write the stored training examples as JSONL.", runExport},
 		{"stats", "Show training examples per failure reason, per day, and the most frequent prompts.", runStats},
+		{"import", "Import an existing training file (the original service's) as examples: hogpipe import FILE.", runImport},
 		{"rebuild-training-file", "Render the training examples again (new redaction rules) and rewrite the file atomically.", runRebuild},
 		{"replay", "Queue failed emails again: hogpipe replay emails --state failed.", runReplay},
 		{"suppressions", suppressionsSummary, runSuppressions},

@@ -100,11 +100,15 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	st, err := jsonl.Rebuild(ctx, trainingFile, store)
+	st, cp, err := jsonl.Rebuild(ctx, trainingFile, store)
+	if cp != "" {
+		// The file held bytes hogpipe had not recorded writing.
+		fmt.Fprintf(env.stderr, "%s did not match what hogpipe wrote; a copy of it as it was is kept in %s\n", trainingFile, cp)
+	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(env.stdout, "rewrote %d examples; %s holds %d lines (%d bytes)\n", n, trainingFile, n, st.Bytes)
+	fmt.Fprintf(env.stdout, "rewrote %d examples from their events (imported lines are kept as they are); %s holds %d bytes\n", n, trainingFile, st.Bytes)
 	return nil
 }
 
