@@ -117,6 +117,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		}
 	}
 	defer store.Close()
+	if err := c.training.keyPolicy(ctx, training, c.dataDir, store, c.database != ""); err != nil {
+		return err
+	}
 
 	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
