@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/hogpipe
 WEB_DIST := server/webdist
 
-.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz
+.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz redact-report
 
 run: build
 	./$(BIN) serve
@@ -46,12 +46,19 @@ test-go:
 # report "context deadline exceeded" as a failure when the time runs out
 # (go.dev/issue/75804, fixed in Go 1.27); it did in a clean-clone run here.
 FUZZTIME ?= 40000x
-FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature
+# A target is NAME (in ./posthog) or PACKAGE:NAME.
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzSignature ./redact:FuzzText
 fuzz:
-	@for f in $(FUZZ_TARGETS); do \
-		echo "fuzz $$f for $(FUZZTIME) inputs"; \
-		$(GO) test ./posthog -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
+	@for t in $(FUZZ_TARGETS); do \
+		case $$t in *:*) pkg=$${t%%:*}; f=$${t#*:};; *) pkg=./posthog; f=$$t;; esac; \
+		echo "fuzz $$f ($$pkg) for $(FUZZTIME) inputs"; \
+		$(GO) test $$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) || exit 1; \
 	done
+
+# Redaction's precision and recall on the labelled corpus, and the
+# comparison with gitleaks' rules, written into docs/training-data.md.
+redact-report:
+	$(GO) test -tags compare ./redact -run 'TestCorpus$$|TestCompareSecretRules' -count=1 -update-doc
 
 test-web:
 	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi

@@ -1,17 +1,42 @@
 package redact
 
-import (
-	"regexp"
-	"strings"
-)
+import "strings"
 
-// cardRE finds runs of 12–19 digits with optional single spaces or dashes;
-// findCards then asks for one separator style, a network prefix and length,
+// cardRun returns the end of the run of digits with single spaces or
+// dashes between them that starts at i, and how many digits it holds.
+func cardRun(s string, i int) (end, n int) {
+	j := i
+	for j < len(s) {
+		if isDigit(s[j]) {
+			n++
+			j++
+			end = j
+			continue
+		}
+		if (s[j] == ' ' || s[j] == '-') && j+1 < len(s) && isDigit(s[j+1]) && n < 19 {
+			j++
+			continue
+		}
+		break
+	}
+	return end, n
+}
+
+// findCards reads runs of 12–19 digits with optional single spaces or
+// dashes, then asks for one separator style, a network prefix and length,
 // and the Luhn check.
-var cardRE = regexp.MustCompile(`\d(?:[ -]?\d){11,18}`)
-
 func findCards(s string, spans []Span) []Span {
-	for _, loc := range cardRE.FindAllStringIndex(s, -1) {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && isDigit(s[i-1]) {
+			continue
+		}
+		end, n := cardRun(s, i)
+		if n < 12 || n > 19 {
+			i = end - 1
+			continue
+		}
+		loc := [2]int{i, end}
+		i = end - 1
 		start := loc[0]
 		// "4111 1111 1111 1111 12 29": the run may go on past the card;
 		// try it whole, then without its last groups.

@@ -191,17 +191,24 @@ func writeDocTable(t *testing.T, n, negatives int, scores map[string]*score) {
 		fmt.Fprintf(&b, "| `%s` | %d | %d | %d | %d | %.3f | %.3f | %.2f / %.2f |\n", k, s.labels, s.tp, s.fp, s.fn, s.precision(), s.recall(), min.precision, min.recall)
 	}
 	b.WriteString(docEnd)
+	replaceDocSection(t, docBegin, docEnd, strings.TrimSuffix(strings.TrimPrefix(b.String(), docBegin+"\n"), docEnd))
+}
+
+// replaceDocSection puts body between the begin and end markers of
+// docs/training-data.md.
+func replaceDocSection(t testing.TB, begin, end, body string) {
+	t.Helper()
 	path := filepath.Join("..", "docs", "training-data.md")
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := string(doc)
-	i, j := strings.Index(s, docBegin), strings.Index(s, docEnd)
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatalf("%s has no %s … %s section", path, docBegin, docEnd)
+		t.Fatalf("%s has no %s … %s section", path, begin, end)
 	}
-	s = s[:i] + b.String() + s[j+len(docEnd):]
+	s = s[:i] + begin + "\n" + strings.TrimSuffix(body, "\n") + "\n" + s[j:]
 	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
 		t.Fatal(err)
 	}

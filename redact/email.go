@@ -14,8 +14,26 @@ import (
 var emailRE = regexp.MustCompile(`[\p{L}\p{M}\p{N}._%+'-]+@(?:[\p{L}\p{M}\p{N}](?:[\p{L}\p{M}\p{N}-]*[\p{L}\p{M}\p{N}])?\.)+(?:xn--[a-z0-9-]{2,}|[\p{L}\p{M}]{2,63})`)
 
 func findEmails(s string, spans []Span) []Span {
-	for _, loc := range emailRE.FindAllStringIndex(s, -1) {
-		start, end := loc[0], loc[1]
+	// The regexp runs only around each "@" (local parts are at most 64
+	// bytes, domains 255), which keeps long texts linear.
+	done := 0
+	for off := 0; ; {
+		k := strings.IndexByte(s[off:], '@')
+		if k < 0 {
+			break
+		}
+		at := off + k
+		off = at + 1
+		if at < done {
+			continue
+		}
+		from, to := max(done, at-128), min(len(s), at+256)
+		loc := emailRE.FindStringIndex(s[from:to])
+		if loc == nil || from+loc[0] > at || from+loc[1] <= at {
+			continue
+		}
+		start, end := from+loc[0], from+loc[1]
+		done = end
 		// A quote or dot before the name is punctuation, not address.
 		for start < end && strings.ContainsRune(".'%+-", rune(s[start])) {
 			start++

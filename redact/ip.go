@@ -2,20 +2,44 @@ package redact
 
 import (
 	"net/netip"
-	"regexp"
 	"strings"
 )
 
-var (
-	ipv4RE = regexp.MustCompile(`\d{1,3}(?:\.\d{1,3}){3}`)
-	// ipv6RE finds runs of hex groups and colons, compressed forms and an
-	// embedded IPv4 tail included; netip decides.
-	ipv6RE = regexp.MustCompile(`(?i)(?:[0-9a-f]{1,4}|:)(?::{1,2}[0-9a-f]{1,4}){1,7}(?:::)?(?:\.\d{1,3}){0,3}`)
-)
+// dottedQuad reads four groups of one to three digits joined by dots.
+func dottedQuad(s string, i int) (int, bool) {
+	for g := 0; g < 4; g++ {
+		if g > 0 {
+			if i >= len(s) || s[i] != '.' {
+				return i, false
+			}
+			i++
+		}
+		n := 0
+		for i < len(s) && isDigit(s[i]) && n < 4 {
+			i++
+			n++
+		}
+		if n == 0 || n > 3 {
+			return i, false
+		}
+	}
+	return i, true
+}
+
+func ipv6Byte(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || c == ':' || c == '.'
+}
 
 func findIPs(s string, spans []Span) []Span {
-	for _, loc := range ipv4RE.FindAllStringIndex(s, -1) {
-		start, end := loc[0], loc[1]
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) || i > 0 && isDigit(s[i-1]) {
+			continue
+		}
+		end, ok := dottedQuad(s, i)
+		if !ok {
+			continue
+		}
+		start := i
 		// Part of a longer dotted run (1.2.3.4.5), inside a word, or after
 		// a "v": a version.
 		if start > 0 {
@@ -35,8 +59,29 @@ func findIPs(s string, spans []Span) []Span {
 	if strings.Count(s, ":") < 2 {
 		return spans
 	}
-	for _, loc := range ipv6RE.FindAllStringIndex(s, -1) {
-		start, end := loc[0], loc[1]
+	// IPv6 candidates: runs of hex digits, colons and (for an embedded
+	// IPv4 tail) dots holding two colons or more.
+	for i := 0; i < len(s); {
+		if !ipv6Byte(s[i]) {
+			i++
+			continue
+		}
+		start := i
+		colons := 0
+		for i < len(s) && ipv6Byte(s[i]) {
+			if s[i] == ':' {
+				colons++
+			}
+			i++
+		}
+		end := i
+		// A sentence's full stop is not part of the address.
+		for end > start && s[end-1] == '.' {
+			end--
+		}
+		if colons < 2 || end-start < 3 {
+			continue
+		}
 		m := s[start:end]
 		// In code, "abc::def" is a path and "12:30:45" a time: an address
 		// has a digit and either eight groups or a "::".

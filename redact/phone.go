@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
@@ -13,6 +14,8 @@ var (
 	trunkZeroRegions = []string{"GB", "DE", "FR", "NL", "IT", "AU", "JP", "SE", "CH", "AT", "BE", "IE", "ZA", "IN", "BR", "NZ", "FI", "TR"}
 	noTrunkRegions   = []string{"US", "ES", "IT", "PL", "IN", "BR", "PT"}
 )
+
+const maxPhoneBytes = 32
 
 // findPhones reads runs of digits, spaces, dashes, dots, slashes and
 // parentheses (a leading + too) and keeps those that libphonenumber's
@@ -33,7 +36,13 @@ func findPhones(s string, spans []Span) []Span {
 		}
 		end := phoneRun(s, i)
 		found := false
-		for e := end; e > i; e = lastGroupCut(s, i, e) {
+		e := end
+		// No written phone number is longer than this; a longer run is
+		// judged by its start (and the cost stays linear).
+		for e-i > maxPhoneBytes {
+			e = lastGroupCut(s, i, min(e, i+maxPhoneBytes+1))
+		}
+		for ; e > i; e = lastGroupCut(s, i, e) {
 			// Only a number with a country code or trunk prefix is sure
 			// enough of its start to be cut to a valid prefix; cutting
 			// "4111 1111 1111 1112" finds a number in any of them.
@@ -148,16 +157,39 @@ func isPhone(m string) bool {
 		// often than a phone; only a trunk-prefixed one passes.
 		return false
 	}
-	if numberList(m) {
+	// Every national number tried below has nine digits or more.
+	if len(d) < 9 || numberList(m) {
 		return false
 	}
+	// The national significant number is the digits without the trunk
+	// prefix (Italy keeps its 0); building the number from it directly
+	// spares phonenumbers.Parse, which costs more than the check itself.
 	regions := noTrunkRegions
 	if d[0] == '0' {
 		regions = trunkZeroRegions
 	}
 	for _, r := range regions {
-		n, err := phonenumbers.Parse(m, r)
-		if err == nil && phonenumbers.IsValidNumberForRegion(n, r) {
+		nsn, italianZero := d, false
+		if d[0] == '0' {
+			if r == "IT" {
+				italianZero = true
+			} else {
+				nsn = d[1:]
+			}
+		}
+		if r == "US" && len(nsn) == 11 && nsn[0] == '1' {
+			nsn = nsn[1:]
+		}
+		nn, err := strconv.ParseUint(nsn, 10, 64)
+		if err != nil {
+			continue
+		}
+		cc := int32(phonenumbers.GetCountryCodeForRegion(r))
+		n := &phonenumbers.PhoneNumber{CountryCode: &cc, NationalNumber: &nn}
+		if italianZero {
+			n.ItalianLeadingZero = &italianZero
+		}
+		if phonenumbers.IsValidNumberForRegion(n, r) {
 			return true
 		}
 	}

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Kinds of data redacted, as recorded in each training line.
@@ -91,7 +93,26 @@ func Find(s string, kinds []string) []Span {
 			spans = findPhones(s, spans)
 		}
 	}
-	return resolve(spans)
+	// A finding glued to a letter or digit would leave part of a word in
+	// clear beside its placeholder (zoë.mü[EMAIL]): the whole is left
+	// alone instead, whatever the detector.
+	kept := spans[:0]
+	for _, sp := range spans {
+		if !gluedToWord(s, sp.Start, sp.End) {
+			kept = append(kept, sp)
+		}
+	}
+	return resolve(kept)
+}
+
+func gluedToWord(s string, start, end int) bool {
+	if r, _ := utf8.DecodeLastRuneInString(s[:start]); start > 0 && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)) {
+		return true
+	}
+	if r, _ := utf8.DecodeRuneInString(s[end:]); end < len(s) && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)) {
+		return true
+	}
+	return false
 }
 
 // resolve drops findings that overlap an earlier-kind (or, within a kind,

@@ -6,14 +6,33 @@ import (
 	"strings"
 )
 
-// secretRule is one credential format: the regexp runs only when the text
-// holds one of its literal markers, so the dozens of formats cost one
-// substring search each on a prompt that holds none. The whole match is
-// the secret unless group 1 is set, then group 1 is.
+// secretRule is one credential format: the regexp runs only around the
+// literal markers the format holds (a window from back bytes before a
+// marker to maxLen after it), so the dozens of formats cost one substring
+// search each on a prompt that holds none, and stay linear on one that
+// holds many. The whole match is the secret unless group 1 is set, then
+// group 1 is.
 type secretRule struct {
 	name    string
 	markers []string
 	re      *regexp.Regexp
+	// back is how far before a marker a match may start; 0: the match
+	// starts at the marker, and the regexp runs anchored there.
+	back     int
+	anchored *regexp.Regexp
+}
+
+// secretMaxLen bounds the text a rule reads after its marker (a private
+// key block reads to its end marker).
+const secretMaxLen = 1024
+
+func init() {
+	for i := range secretRules {
+		r := &secretRules[i]
+		if r.back == 0 {
+			r.anchored = regexp.MustCompile(`^(?:` + r.re.String() + `)`)
+		}
+	}
 }
 
 // secretRules are the formats with a fixed, documented shape. They follow
@@ -21,57 +40,161 @@ type secretRule struct {
 // rule set encodes; see docs/training-data.md for how the two compare on
 // the corpus).
 var secretRules = []secretRule{
-	{"private-key", []string{"PRIVATE KEY"}, regexp.MustCompile(`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`)},
-	{"jwt", []string{"eyJ"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{0,}`)},
-	{"aws-access-key", []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"}, regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`)},
-	{"google-api-key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`)},
-	{"github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36,255}\b`)},
-	{"github-fine-grained", []string{"github_pat_"}, regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,255}\b`)},
-	{"gitlab-token", []string{"glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "GR1348941"}, regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_.-]{20,}|\bGR1348941[A-Za-z0-9_-]{20,}`)},
-	{"huggingface", []string{"hf_", "api_org_"}, regexp.MustCompile(`\b(?:hf_[A-Za-z0-9]{30,}|api_org_[A-Za-z0-9]{30,})\b`)},
-	{"stripe", []string{"_live_", "_test_", "whsec_"}, regexp.MustCompile(`\b(?:(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9+/=]{24,})\b`)},
-	{"twilio", []string{"SK"}, regexp.MustCompile(`\bSK[0-9a-fA-F]{32}\b`)},
-	{"slack-token", []string{"xox", "xapp-"}, regexp.MustCompile(`\bxox[abposre]-[0-9A-Za-z-]{10,}|\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+`)},
-	{"slack-webhook", []string{"hooks.slack.com"}, regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}`)},
-	{"openai-anthropic", []string{"sk-"}, regexp.MustCompile(`\bsk-(?:ant-(?:api|admin)\d\d-|proj-|svcacct-|admin-|or-v1-|live-|test-)?[A-Za-z0-9_-]{20,}`)},
-	{"posthog", []string{"phc_", "phx_"}, regexp.MustCompile(`\bph[cx]_[A-Za-z0-9]{20,}`)},
-	{"mailgun", []string{"key-"}, regexp.MustCompile(`\bkey-[0-9a-f]{32}\b`)},
-	{"sendgrid", []string{"SG."}, regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{39,50}`)},
-	{"npm", []string{"npm_"}, regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
-	{"pypi", []string{"pypi-"}, regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`)},
-	{"digitalocean", []string{"dop_v1_", "doo_v1_", "dor_v1_"}, regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}\b`)},
-	{"shopify", []string{"shpat_", "shpca_", "shppa_", "shpss_"}, regexp.MustCompile(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`)},
-	{"databricks", []string{"dapi"}, regexp.MustCompile(`\bdapi[a-f0-9]{32}(?:-\d)?\b`)},
-	{"groq-replicate-perplexity", []string{"gsk_", "r8_", "pplx-", "xai-"}, regexp.MustCompile(`\b(?:gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{37}|pplx-[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{60,})\b`)},
-	{"linear-notion-postman", []string{"lin_api_", "ntn_", "secret_", "PMAK-"}, regexp.MustCompile(`\b(?:lin_api_[A-Za-z0-9]{40}|ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}|PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b`)},
-	{"grafana-sentry-vault", []string{"glc_", "glsa_", "sntrys_", "sntryu_", "hvs.", "hvb."}, regexp.MustCompile(`\b(?:glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|sntry[su]_[A-Za-z0-9+/=_]{40,}|hv[sb]\.[A-Za-z0-9_-]{24,})`)},
-	{"age", []string{"AGE-SECRET-KEY-1"}, regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`)},
-	{"azure-storage", []string{"AccountKey="}, regexp.MustCompile(`AccountKey=([A-Za-z0-9+/]{86}==)`)},
-	{"telegram-bot", []string{":AA"}, regexp.MustCompile(`\b\d{8,10}:AA[0-9A-Za-z_-]{33}\b`)},
-	{"url-password", []string{"://"}, regexp.MustCompile(`[a-z][a-z0-9+.-]{1,20}://[^\s:@/]{1,64}:([^\s:@/]{3,128})@[A-Za-z0-9.-]+`)},
-	// key = value with a credential-looking name: only the value goes.
-	{"assignment", []string{"=", ":"}, regexp.MustCompile(`(?i)\b(?:[a-z0-9_.-]*(?:password|passwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|client[_-]?secret|auth[_-]?key|credential)s?)["']?\s{0,3}(?:=|:|:=|=>)\s{0,3}["']?([A-Za-z0-9+/=_.~!@#$%^&*-]{12,200})`)},
+	{"private-key", []string{"-----BEGIN"}, regexp.MustCompile(`-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----[\s\S]*?-----END[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----`), 0, nil},
+	{"jwt", []string{"eyJ"}, regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{0,}`), 0, nil},
+	{"aws-access-key", []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"}, regexp.MustCompile(`\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b`), 0, nil},
+	{"google-api-key", []string{"AIza"}, regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}`), 0, nil},
+	{"github-token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{36,255}\b`), 0, nil},
+	{"github-fine-grained", []string{"github_pat_"}, regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,255}\b`), 0, nil},
+	{"gitlab-token", []string{"glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "GR1348941"}, regexp.MustCompile(`\b(?:glpat|gldt|glrt|glptt|glsoat)-[A-Za-z0-9_.-]{20,}|\bGR1348941[A-Za-z0-9_-]{20,}`), 0, nil},
+	{"huggingface", []string{"hf_", "api_org_"}, regexp.MustCompile(`\b(?:hf_[A-Za-z0-9]{30,}|api_org_[A-Za-z0-9]{30,})\b`), 0, nil},
+	{"stripe", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_", "sk_prod_", "rk_prod_", "whsec_"}, regexp.MustCompile(`\b(?:(?:sk|rk)_(?:live|test|prod)_[A-Za-z0-9]{10,247}|whsec_[A-Za-z0-9+/=]{24,})\b`), 0, nil},
+	{"twilio", []string{"SK"}, regexp.MustCompile(`\bSK[0-9a-fA-F]{32}\b`), 0, nil},
+	{"slack-token", []string{"xox", "xapp-"}, regexp.MustCompile(`\bxox[abposre]-[0-9A-Za-z-]{10,}|\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+`), 0, nil},
+	{"slack-webhook", []string{"https://hooks.slack.com", "http://hooks.slack.com", "hooks.slack.com"}, regexp.MustCompile(`(?:https?://)?hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9+/_-]{20,}`), 0, nil},
+	{"openai-anthropic", []string{"sk-"}, regexp.MustCompile(`\bsk-(?:ant-(?:api|admin)\d\d-|proj-|svcacct-|admin-|or-v1-|live-|test-)?[A-Za-z0-9_-]{20,}`), 0, nil},
+	{"posthog", []string{"phc_", "phx_"}, regexp.MustCompile(`\bph[cx]_[A-Za-z0-9]{20,}`), 0, nil},
+	{"mailgun", []string{"key-"}, regexp.MustCompile(`\bkey-[0-9a-f]{32}\b`), 0, nil},
+	{"sendgrid", []string{"SG."}, regexp.MustCompile(`\bSG\.[A-Za-z0-9_-]{20,24}\.[A-Za-z0-9_-]{39,50}`), 0, nil},
+	{"npm", []string{"npm_"}, regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`), 0, nil},
+	{"pypi", []string{"pypi-"}, regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_-]{50,}`), 0, nil},
+	{"digitalocean", []string{"dop_v1_", "doo_v1_", "dor_v1_"}, regexp.MustCompile(`\bdo[opr]_v1_[a-f0-9]{64}\b`), 0, nil},
+	{"shopify", []string{"shpat_", "shpca_", "shppa_", "shpss_"}, regexp.MustCompile(`\bshp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}\b`), 0, nil},
+	{"databricks", []string{"dapi"}, regexp.MustCompile(`\bdapi[a-f0-9]{32}(?:-\d)?\b`), 0, nil},
+	{"groq-replicate-perplexity", []string{"gsk_", "r8_", "pplx-", "xai-"}, regexp.MustCompile(`\b(?:gsk_[A-Za-z0-9]{48,}|r8_[A-Za-z0-9]{37}|pplx-[A-Za-z0-9]{40,}|xai-[A-Za-z0-9]{60,})\b`), 0, nil},
+	{"linear-notion-postman", []string{"lin_api_", "ntn_", "secret_", "PMAK-"}, regexp.MustCompile(`\b(?:lin_api_[A-Za-z0-9]{40}|ntn_[A-Za-z0-9]{40,}|secret_[A-Za-z0-9]{43}|PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b`), 0, nil},
+	{"grafana-sentry-vault", []string{"glc_", "glsa_", "sntrys_", "sntryu_", "hvs.", "hvb."}, regexp.MustCompile(`\b(?:glc_[A-Za-z0-9+/]{32,}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}|sntry[su]_[A-Za-z0-9+/=_]{40,}|hv[sb]\.[A-Za-z0-9_-]{24,})`), 0, nil},
+	{"age", []string{"AGE-SECRET-KEY-1"}, regexp.MustCompile(`AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}`), 0, nil},
+	{"azure-storage", []string{"AccountKey="}, regexp.MustCompile(`AccountKey=([A-Za-z0-9+/]{86}==)`), 0, nil},
+	{"telegram-bot", []string{":AA"}, regexp.MustCompile(`\b\d{8,10}:AA[0-9A-Za-z_-]{33}\b`), 12, nil},
+	{"url-password", []string{"://"}, regexp.MustCompile(`[a-z][a-z0-9+.-]{1,20}://[^\s:@/]{1,64}:([^\s:@/]{3,128})@[A-Za-z0-9.-]+`), 24, nil},
 }
 
 // findSecrets applies every rule, then the generic high-entropy rule.
 func findSecrets(s string, spans []Span) []Span {
 	for i := range secretRules {
 		r := &secretRules[i]
-		if !hasAny(s, r.markers) {
-			continue
-		}
-		for _, loc := range r.re.FindAllStringSubmatchIndex(s, -1) {
-			start, end := loc[0], loc[1]
-			if len(loc) >= 4 && loc[2] >= 0 {
-				start, end = loc[2], loc[3]
+		hay := s
+		for _, m := range r.markers {
+			done := 0 // the text before done has been searched
+			for off := 0; ; {
+				k := strings.Index(hay[off:], m)
+				if k < 0 {
+					break
+				}
+				p := off + k
+				off = p + len(m)
+				if p < done {
+					continue
+				}
+				to := min(len(s), p+secretMaxLen)
+				if r.name == "private-key" {
+					to = len(s) // a key block is as long as it is
+				}
+				if r.anchored != nil {
+					// A format that starts at a word boundary does not
+					// start inside a word.
+					if p > 0 && strings.HasPrefix(r.re.String(), `\b`) && (isAlnum(s[p-1]) || s[p-1] == '_') {
+						continue
+					}
+					loc := r.anchored.FindStringSubmatchIndex(s[p:to])
+					if loc == nil {
+						continue
+					}
+					start, end := p+loc[0], p+loc[1]
+					if len(loc) >= 4 && loc[2] >= 0 {
+						start, end = p+loc[2], p+loc[3]
+					}
+					spans = append(spans, Span{Secret, start, end})
+					done = p + loc[1]
+					continue
+				}
+				from := max(done, p-r.back)
+				to = min(to, p+320) // the formats found around a marker are short
+				for _, loc := range r.re.FindAllStringSubmatchIndex(s[from:to], -1) {
+					start, end := from+loc[0], from+loc[1]
+					if len(loc) >= 4 && loc[2] >= 0 {
+						start, end = from+loc[2], from+loc[3]
+					}
+					spans = append(spans, Span{Secret, start, end})
+					done = from + loc[1]
+				}
+				done = max(done, to-r.back)
 			}
-			if r.name == "assignment" && !credentialValue(s[start:end]) {
-				continue
-			}
-			spans = append(spans, Span{Secret, start, end})
 		}
 	}
+	spans = findAssignments(s, asciiLower(s), spans)
 	return findRandomTokens(s, spans, len(spans))
+}
+
+// credentialNames end the name of a setting whose value is a credential
+// (password=…, api_key: …, client_secret => …, AWS_SECRET_ACCESS_KEY=…).
+var credentialNames = []string{"password", "passwd", "secret", "token", "key", "credential"}
+
+// findAssignments finds "name = value" where the name ends with a
+// credential word: only the value goes, and only when it looks made up.
+func findAssignments(s, low string, spans []Span) []Span {
+	for _, kw := range credentialNames {
+		for off := 0; ; {
+			k := strings.Index(low[off:], kw)
+			if k < 0 {
+				break
+			}
+			j := off + k + len(kw)
+			off = j
+			if j < len(s) && low[j] == 's' {
+				j++
+			}
+			if j < len(s) && (s[j] == '"' || s[j] == '\'') {
+				j++
+			}
+			for n := 0; n < 3 && j < len(s) && s[j] == ' '; n++ {
+				j++
+			}
+			switch {
+			case strings.HasPrefix(s[j:], ":="), strings.HasPrefix(s[j:], "=>"):
+				j += 2
+			case strings.HasPrefix(s[j:], "="), strings.HasPrefix(s[j:], ":"):
+				j++
+			default:
+				continue
+			}
+			for n := 0; n < 3 && j < len(s) && s[j] == ' '; n++ {
+				j++
+			}
+			if j < len(s) && (s[j] == '"' || s[j] == '\'') {
+				j++
+			}
+			start := j
+			for j < len(s) && j-start < 200 && credentialByte(s[j]) {
+				j++
+			}
+			// A sentence's full stop or comma is not part of the value.
+			for j > start && strings.IndexByte(".,;", s[j-1]) >= 0 {
+				j--
+			}
+			if j-start >= 12 && (j == len(s) || !credentialByte(s[j]) || strings.IndexByte(".,;", s[j]) >= 0) && credentialValue(s[start:j]) {
+				spans = append(spans, Span{Secret, start, j})
+			}
+		}
+	}
+	return spans
+}
+
+// asciiLower lower-cases ASCII letters only, so offsets into the result
+// are offsets into s (strings.ToLower may change a character's length).
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+func credentialByte(c byte) bool {
+	return isAlnum(c) || strings.IndexByte("+/=_.~!@#$%^&*-", c) >= 0
 }
 
 func hasAny(s string, markers []string) bool {
