@@ -58,7 +58,7 @@ fuzz:
 # Redaction's precision and recall on the labelled corpus, and the
 # comparison with gitleaks' rules, written into docs/training-data.md.
 redact-report:
-	$(GO) test -tags compare ./redact -run 'TestCorpus$$|TestCompareSecretRules' -count=1 -update-doc
+	$(GO) test -tags compare ./redact -run 'TestCorpus$$|TestCompare' -count=1 -update-doc
 
 test-web:
 	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi

@@ -81,3 +81,26 @@ func BenchmarkGitleaks32KiB(b *testing.B) {
 		find(p)
 	}
 }
+
+// TestCompareBaseline scores the redactor of before issue #13 (hand-written
+// regular expressions, baseline_test.go) and the current one per kind.
+func TestCompareBaseline(t *testing.T) {
+	cases := loadCorpus(t)
+	quiet := func(corpusCase, string, string, string) {}
+	now := evaluate(cases, func(s string) []Span { return Find(s, All) }, quiet)
+	old := evaluate(cases, oldFind, quiet)
+	var b strings.Builder
+	b.WriteString("| kind | before #13: precision | recall | now: precision | recall |\n|---|---|---|---|---|\n")
+	for _, k := range All {
+		o, n := old[k], now[k]
+		op, or := fmt.Sprintf("%.3f", o.precision()), fmt.Sprintf("%.3f", o.recall())
+		if k == IBAN {
+			op, or = "—", "0 (no such kind)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %.3f | %.3f |\n", k, op, or, n.precision(), n.recall())
+		t.Logf("%-6s before: precision %s recall %s (fp %d fn %d)", k, op, or, o.fp, o.fn)
+	}
+	if *updateDoc {
+		replaceDocSection(t, "<!-- redact-baseline:begin -->", "<!-- redact-baseline:end -->", b.String())
+	}
+}
