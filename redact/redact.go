@@ -172,8 +172,8 @@ func Text(s string, kinds []string) (string, []string) {
 // prompts skip most detectors (they run on every training example, on the
 // ingest path).
 type shape struct {
-	digits, dots, colons, longestWord, upper int
-	at                                       bool
+	digits, dots, colons, equals, longestWord, upper int
+	at                                               bool
 }
 
 func scan(s string) shape {
@@ -188,6 +188,8 @@ func scan(s string) shape {
 			c.dots++
 		case b == ':':
 			c.colons++
+		case b == '=':
+			c.equals++
 		case b == '@':
 			c.at = true
 		case b >= 'A' && b <= 'Z':
@@ -206,7 +208,8 @@ func scan(s string) shape {
 func (c shape) mayHold(kind string) bool {
 	switch kind {
 	case Secret:
-		return c.longestWord >= 12
+		// A credential setting's value may hold any punctuation.
+		return c.longestWord >= 12 || c.colons > 0 || c.equals > 0
 	case Email:
 		return c.at
 	case Card:

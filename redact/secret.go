@@ -270,7 +270,7 @@ func findRandomTokens(s string, spans []Span, known int) []Span {
 				if k >= 0 {
 					part = t[off : off+k]
 				}
-				if len(part) >= 32 && randomToken(part) && !covered(i+off, i+off+len(part)) {
+				if len(part) >= 32 && !sriHash(part) && randomToken(part) && !covered(i+off, i+off+len(part)) {
 					spans = append(spans, Span{Secret, i + off, i + off + len(part)})
 				}
 				if k < 0 {
@@ -282,6 +282,12 @@ func findRandomTokens(s string, spans []Span, known int) []Span {
 		i = j
 	}
 	return spans
+}
+
+// sriHash: a Subresource Integrity digest (package-lock.json, <script
+// integrity>) is a content id, not a key.
+func sriHash(t string) bool {
+	return strings.HasPrefix(t, "sha1-") || strings.HasPrefix(t, "sha256-") || strings.HasPrefix(t, "sha384-") || strings.HasPrefix(t, "sha512-")
 }
 
 func tokenByte(c byte) bool {
