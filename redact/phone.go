@@ -135,12 +135,8 @@ func isPhone(m string) bool {
 	}
 	grouped := strings.ContainsAny(m, " -./()")
 	if m[0] == '+' || strings.HasPrefix(m, "00") && grouped {
-		region := "ZZ"
-		if m[0] != '+' {
-			region = "DE" // any region whose international prefix is 00
-		}
-		n, err := phonenumbers.Parse(m, region)
-		if err != nil {
+		n := internationalNumber(m, d)
+		if n == nil {
 			return false
 		}
 		return phonenumbers.IsValidNumber(n) || m[0] == '+' && grouped && phonenumbers.IsPossibleNumber(n)
@@ -194,6 +190,46 @@ func isPhone(m string) bool {
 		}
 	}
 	return false
+}
+
+// internationalNumber builds the number written +CC… or 00CC… from its
+// digits d: country calling codes are prefix-free, so at most one of the
+// first one to three digits is a code. A "(0)" after the code is the
+// trunk prefix some countries write, and is dropped; Italy keeps its 0.
+// Building the number spares phonenumbers.Parse, the costliest step.
+func internationalNumber(m, d string) *phonenumbers.PhoneNumber {
+	if m[0] != '+' {
+		d = d[2:]
+	}
+	if i := strings.Index(m, "(0)"); i >= 0 {
+		d = digits(m[:i]) + digits(m[i+3:])
+		if m[0] != '+' {
+			d = d[2:]
+		}
+	}
+	for l := 1; l <= 3 && l < len(d); l++ {
+		cc := atoi(d[:l])
+		if phonenumbers.GetRegionCodeForCountryCode(cc) == "ZZ" {
+			continue
+		}
+		nsn := d[l:]
+		if nsn == "" || len(nsn) > 17 {
+			return nil
+		}
+		nn, err := strconv.ParseUint(nsn, 10, 64)
+		if err != nil {
+			return nil
+		}
+		cc32 := int32(cc)
+		n := &phonenumbers.PhoneNumber{CountryCode: &cc32, NationalNumber: &nn}
+		if nsn[0] == '0' {
+			lead := true
+			zeros := int32(len(nsn) - len(strings.TrimLeft(nsn, "0")))
+			n.ItalianLeadingZero, n.NumberOfLeadingZeros = &lead, &zeros
+		}
+		return n
+	}
+	return nil
 }
 
 // nanpShape is the North American layout, (415) 555-2671, 415-555-2671 or
