@@ -1,52 +1,31 @@
-package redact
+package redact_test
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/hogpipe/hogpipe/redact"
+	"github.com/hogpipe/hogpipe/redact/internal/corpus"
 )
 
-// typicalPrompts are the corpus texts of at most 300 bytes: prompts as
-// users write them, with and without personal data.
-func typicalPrompts(tb testing.TB) []string {
-	var out []string
-	for _, c := range loadCorpus(tb) {
-		if len(c.text) <= 300 {
-			out = append(out, c.text)
-		}
-	}
-	return out
-}
-
-// bigPrompt is 32 KiB of corpus text (the default --max-prompt-bytes):
-// a pasted log or document with personal data here and there.
-func bigPrompt(tb testing.TB) string {
-	var b strings.Builder
-	for b.Len() < 32<<10 {
-		for _, c := range loadCorpus(tb) {
-			b.WriteString(c.text)
-			b.WriteString("\n")
-			if b.Len() >= 32<<10 {
-				break
-			}
-		}
-	}
-	return b.String()[:32<<10]
-}
-
+// BenchmarkTextTypical cycles through the corpus texts of at most 300
+// bytes: prompts as users write them, with and without personal data.
 func BenchmarkTextTypical(b *testing.B) {
-	prompts := typicalPrompts(b)
+	prompts := corpus.TypicalPrompts(loadCorpus(b))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		Text(prompts[i%len(prompts)], All)
+		redact.Text(prompts[i%len(prompts)], redact.All)
 	}
 }
 
+// BenchmarkText32KiB is 32 KiB of corpus text (the default
+// --max-prompt-bytes): a pasted document dense with personal data.
 func BenchmarkText32KiB(b *testing.B) {
-	p := bigPrompt(b)
+	p := corpus.BigPrompt(loadCorpus(b))
 	b.SetBytes(int64(len(p)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		Text(p, All)
+		redact.Text(p, redact.All)
 	}
 }
 
@@ -56,6 +35,6 @@ func BenchmarkTextPlain32KiB(b *testing.B) {
 	b.SetBytes(int64(len(p)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		Text(p, All)
+		redact.Text(p, redact.All)
 	}
 }

@@ -1,16 +1,27 @@
-//go:build compare
-
-package redact
+package compare
 
 // The redactor as it was before issue #13 (main at 5b8c9f8): hand-written
-// regular expressions, each kind run alone on the original text. Kept
-// here, test-only, as the baseline the measured detectors are compared
-// with (make redact-report).
+// regular expressions, each kind run alone on the original text, overlaps
+// settled in the old order. Kept here, test-only, as the baseline the
+// measured detectors are compared with (make redact-report).
 
 import (
 	"net"
 	"regexp"
+	"slices"
 	"strings"
+
+	"github.com/hogpipe/hogpipe/redact"
+)
+
+type Span = redact.Span
+
+const (
+	Secret = redact.Secret
+	Email  = redact.Email
+	Card   = redact.Card
+	IP     = redact.IP
+	Phone  = redact.Phone
 )
 
 func oldFind(s string) []Span {
@@ -18,7 +29,46 @@ func oldFind(s string) []Span {
 	for _, k := range []string{Secret, Email, Card, IP, Phone} {
 		oldApply(k, s, &spans)
 	}
-	return resolve(spans)
+	// The old redactor replaced kind after kind: an earlier kind's finding
+	// hides any overlapping later one.
+	var kept []Span
+	for _, sp := range spans {
+		if !slices.ContainsFunc(kept, func(k Span) bool { return k.Start < sp.End && sp.Start < k.End }) {
+			kept = append(kept, sp)
+		}
+	}
+	slices.SortFunc(kept, func(a, b Span) int { return a.Start - b.Start })
+	return kept
+}
+
+func digits(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if c >= '0' && c <= '9' {
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// luhn as the old redactor had it.
+func luhn(d string) bool {
+	if len(d) < 13 || len(d) > 19 {
+		return false
+	}
+	sum, double := 0, false
+	for i := len(d) - 1; i >= 0; i-- {
+		n := int(d[i] - '0')
+		if double {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+		double = !double
+	}
+	return sum%10 == 0
 }
 
 var (
@@ -36,7 +86,7 @@ func oldApply(kind, s string, spans *[]Span) {
 	replace := func(re *regexp.Regexp, _ string, ok func(m string, start, end int) bool) {
 		for _, loc := range re.FindAllStringIndex(s, -1) {
 			if ok(s[loc[0]:loc[1]], loc[0], loc[1]) {
-				*spans = append(*spans, Span{kind, loc[0], loc[1]})
+				*spans = append(*spans, Span{Kind: kind, Start: loc[0], End: loc[1]})
 			}
 		}
 	}
