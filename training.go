@@ -2,6 +2,7 @@ package hogpipe
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,7 +26,8 @@ type TrainingExample struct {
 	Schema        int            `json:"schema"`
 	Properties    map[string]any `json:"properties"`
 	// Redacted lists the kinds of personal data or secrets replaced in
-	// input_prompt (email, phone, card, ip, secret); absent when none.
+	// input_prompt or properties (secret, email, iban, card, ip, phone);
+	// absent when none.
 	Redacted []string `json:"redacted,omitempty"`
 	// Truncated is true when input_prompt was cut to the maximum length.
 	Truncated bool `json:"truncated,omitempty"`
@@ -41,6 +43,12 @@ type TrainingPolicy struct {
 	MaxPromptBytes int
 	// Redactor does the redaction; set with Redact.
 	Redactor func(text string, kinds []string) (string, []string)
+	// PropertiesRedactor, when set, redacts the Redact kinds in the
+	// properties copied into the line (a copy: the event keeps them).
+	PropertiesRedactor func(props map[string]any, kinds []string) (map[string]any, []string)
+	// UserID, when set, rewrites user_id: hogpipe pseudonymizes ids that
+	// hold personal data (see redact.Pseudonymizer).
+	UserID func(id string) string
 }
 
 // DefaultMaxPromptBytes keeps one example to a sane size for training.
@@ -87,9 +95,24 @@ func NewTrainingExample(e *Event, p *TrainingPolicy) *TrainingExample {
 	prompt := strings.TrimSpace(e.PropString("input_prompt"))
 	var redacted []string
 	truncated := false
+	userID := e.DistinctID
 	if p != nil {
 		if len(p.Redact) > 0 && p.Redactor != nil {
 			prompt, redacted = p.Redactor(prompt, p.Redact)
+		}
+		if len(p.Redact) > 0 && p.PropertiesRedactor != nil {
+			var more []string
+			props, more = p.PropertiesRedactor(props, p.Redact)
+			for _, k := range more {
+				if !slices.Contains(redacted, k) {
+					redacted = append(redacted, k)
+				}
+			}
+			// One order for the union: the policy's.
+			slices.SortFunc(redacted, func(a, b string) int { return slices.Index(p.Redact, a) - slices.Index(p.Redact, b) })
+		}
+		if p.UserID != nil {
+			userID = p.UserID(userID)
 		}
 		if p.MaxPromptBytes > 0 && len(prompt) > p.MaxPromptBytes {
 			cut := p.MaxPromptBytes
@@ -101,7 +124,7 @@ func NewTrainingExample(e *Event, p *TrainingPolicy) *TrainingExample {
 	}
 	return &TrainingExample{
 		Timestamp:     FormatTime(e.Timestamp),
-		UserID:        e.DistinctID,
+		UserID:        userID,
 		FailureReason: reason,
 		InputPrompt:   prompt,
 		Redacted:      redacted,

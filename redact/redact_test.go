@@ -22,7 +22,8 @@ func TestRedactTruePositives(t *testing.T) {
 		{"v6 2001:db8::8a2e:370:7334 here", "v6 [IP] here", []string{IP}},
 		{"key sk-proj-abcDEF1234567890abcdef done", "key [SECRET] done", []string{Secret}},
 		{"token phc_A1b2C3d4E5f6G7h8I9j0K1l2M3", "token [SECRET]", []string{Secret}},
-		{"hex 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08", "hex [SECRET]", []string{Secret}},
+		{"iban DE89370400440532013000 ok", "iban [IBAN] ok", []string{IBAN}},
+		{"Zoë <zoë.müller@example.com> and 4111-1111-1111-1111", "Zoë <[EMAIL]> and [CARD]", []string{Email, Card}},
 		{"aws AKIAIOSFODNN7EXAMPLE", "aws [SECRET]", []string{Secret}},
 		{"mixed a@b.io and 10.0.0.1", "mixed [EMAIL] and [IP]", []string{Email, IP}},
 	}
@@ -51,6 +52,8 @@ func TestRedactNearMisses(t *testing.T) {
 		"ratio 16:9 at 1920x1080",                   // not IPv6
 		"pi is 3.14159",                             // a number
 		"room 42, floor 7",                          // short numbers
+		// A hex digest is a content id in code far more often than a key.
+		"hex 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 	} {
 		if got, kinds := Text(in, All); got != in || len(kinds) != 0 {
 			t.Errorf("Text(%q) = %q %v, want it untouched", in, got, kinds)

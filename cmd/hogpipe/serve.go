@@ -177,6 +177,9 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		}
 	}
 	defer store.Close()
+	if err := c.training.keyPolicy(ctx, training, c.dataDir, store, c.database != ""); err != nil {
+		return err
+	}
 
 	gate.SetPhase("recovering the training file")
 	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,11 +21,99 @@ import (
 type trainingConfig struct {
 	redact         string
 	maxPromptBytes int
+	pseudonymize   bool
+	pseudonymKey   string
 }
 
 func addTrainingFlags(fs *flagSet, c *trainingConfig) {
 	fs.StringVar(&c.redact, "redact", "HOGPIPE_REDACT", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
 	fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
+	fs.BoolVar(&c.pseudonymize, "pseudonymize-user-id", "HOGPIPE_PSEUDONYMIZE_USER_ID", true, "replace a user_id holding personal data (an email, a phone number) by a keyed hash in training data")
+	fs.StringVar(&c.pseudonymKey, "pseudonym-key", "HOGPIPE_PSEUDONYM_KEY", "", "key of the user_id hash (16+ characters); unset: "+pseudonymKeyFile+" in --data-dir, or stored in the database with PostgreSQL")
+}
+
+// pseudonymKeyFile holds the pseudonym key of a SQLite deployment, in its
+// data directory.
+const pseudonymKeyFile = "pseudonym.key"
+
+// keyPolicy completes policy with the user_id pseudonymizer, its key
+// taken from the flag, else (PostgreSQL) the database every replica
+// shares, else (SQLite) the data directory's key file, made on first use.
+// The key must not change: pseudonyms group one user's examples only as
+// long as it stays the same.
+func (c *trainingConfig) keyPolicy(ctx context.Context, policy *hogpipe.TrainingPolicy, dataDir string, store *sqlstore.Store, pg bool) error {
+	if !c.pseudonymize {
+		return nil
+	}
+	key := c.pseudonymKey
+	switch {
+	case key != "":
+		if len(key) < 16 {
+			return usagef("--pseudonym-key is %d characters; use at least 16 (e.g. openssl rand -hex 32)", len(key))
+		}
+	case pg:
+		var err error
+		if key, err = store.SharedSecret(ctx, "pseudonym-key", newKey); err != nil {
+			return fmt.Errorf("pseudonym key: %w", err)
+		}
+	default:
+		var err error
+		if key, err = loadOrCreateKey(filepath.Join(dataDir, pseudonymKeyFile)); err != nil {
+			return err
+		}
+	}
+	policy.UserID = redact.NewPseudonymizer([]byte(key)).UserID
+	return nil
+}
+
+func newKey() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("make pseudonym key: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// loadOrCreateKey reads the key file, or creates it (mode 0600, written
+// and fsync'd before use) when there is none.
+func loadOrCreateKey(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		key := strings.TrimSpace(string(b))
+		if len(key) < 16 {
+			return "", fmt.Errorf("pseudonym key file %s holds %d characters; it needs 16 or more", path, len(key))
+		}
+		return key, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read pseudonym key: %w", err)
+	}
+	key, err := newKey()
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create pseudonym key: %w", err)
+	}
+	_, err = f.WriteString(key + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		// Link, not rename: a key another process made first is kept.
+		err = os.Link(tmp, path)
+		os.Remove(tmp)
+		if errors.Is(err, os.ErrExist) {
+			return loadOrCreateKey(path)
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("write pseudonym key: %w", err)
+	}
+	return key, nil
 }
 
 func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
@@ -33,7 +124,7 @@ func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
 	if c.maxPromptBytes < 0 {
 		return nil, usagef("--max-prompt-bytes cannot be negative")
 	}
-	return &hogpipe.TrainingPolicy{Redact: kinds, MaxPromptBytes: c.maxPromptBytes, Redactor: redact.Text}, nil
+	return &hogpipe.TrainingPolicy{Redact: kinds, MaxPromptBytes: c.maxPromptBytes, Redactor: redact.Text, PropertiesRedactor: redact.Properties}, nil
 }
 
 func addDatabaseFlag(fs *flagSet, database *string) {
@@ -88,6 +179,9 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer store.Close()
+	if err := tc.keyPolicy(ctx, policy, dataDir, store, database != ""); err != nil {
+		return err
+	}
 	leader, err := store.TryLead(ctx)
 	if err != nil {
 		return err
