@@ -8,8 +8,9 @@ import (
 )
 
 // SharedSecret returns the secret stored under name in the PostgreSQL
-// database, storing fresh() first when there is none: replicas starting at
-// once all end up with the value of whichever inserted first. SQLite
+// database (table shared_secrets, migration 00007), storing fresh() first
+// when there is none: replicas starting at once all end up with the value of
+// whichever inserted first (the unsubscribe key, the pseudonym key). SQLite
 // deployments keep such secrets in a file of their data directory instead
 // (one machine), so this is for PostgreSQL only.
 func (s *Store) SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error) {

@@ -322,27 +322,6 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 	return res, err
 }
 
-// SharedSecret returns the secret stored under name, storing fresh first
-// if there is none: the first replica to start decides, the others read it.
-func (s *Store) SharedSecret(ctx context.Context, name, fresh string) (string, error) {
-	err := s.write(ctx, func(t *txn) error {
-		_, err := t.Exec(`INSERT INTO shared_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			name, fresh, hogpipe.FormatTime(time.Now()))
-		if err != nil {
-			return unavailable("store a shared secret", err)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", err
-	}
-	var v string
-	if err := s.r.QueryRowContext(ctx, `SELECT value FROM shared_secrets WHERE name = ?`, name).Scan(&v); err != nil {
-		return "", unavailable("read a shared secret", err)
-	}
-	return v, nil
-}
-
 func truncate(s string, n int) string {
 	s = strings.ToValidUTF8(s, "")
 	if len(s) <= n {

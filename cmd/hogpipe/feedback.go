@@ -110,7 +110,7 @@ type feedback struct {
 
 // secretStore is the store's share of keeping the unsubscribe key.
 type secretStore interface {
-	SharedSecret(ctx context.Context, name, fresh string) (string, error)
+	SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error)
 	Postgres() bool
 }
 
@@ -164,7 +164,7 @@ func (c *feedbackConfig) loadSecret(ctx context.Context, store secretStore, data
 		return "", fmt.Errorf("make an unsubscribe key: %w", err)
 	}
 	if store.Postgres() {
-		s, err := store.SharedSecret(ctx, secretName, hex.EncodeToString(fresh))
+		s, err := store.SharedSecret(ctx, secretName, func() (string, error) { return hex.EncodeToString(fresh), nil })
 		if err != nil {
 			return "", fmt.Errorf("unsubscribe key: %w", err)
 		}
