@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { api } from './api'
+import { api } from './api/client'
 import { PostHogDemo, type Capturer } from './components/PostHogDemo'
 import { Dashboard } from './components/Dashboard'
 import { EmailPanel } from './components/EmailPanel'
