@@ -62,6 +62,17 @@ describe('PostHogDemo', () => {
   })
 })
 
+describe('PostHogDemo heading', () => {
+  it('names the panel in words a person reads, not after the component', () => {
+    const { client } = fakeClient()
+    render(<PostHogDemo client={client} lookup={async () => null} />)
+    const heading = screen.getByRole('heading', { level: 2 })
+    expect(heading.textContent).toBe('Try it: send events from this page')
+    expect(heading.textContent).not.toMatch(/^[A-Z][a-z]+[A-Z]\w*$/)
+    expect(screen.getByRole('region', { name: 'Try it: send events from this page' })).toBeTruthy()
+  })
+})
+
 describe('describe', () => {
   it('names each outcome', () => {
     expect(describeOutcome(stored('a', 'generation_failed'))).toBe('stored')
