@@ -3,7 +3,7 @@ GO       ?= go
 BIN      := bin/hogpipe
 WEB_DIST := server/webdist
 
-.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web fuzz deploy-rehearsal redact-report
+.PHONY: run test build build-api build-web serve-api serve-web bench fmt vet test-go test-web lint-web fuzz deploy-rehearsal redact-report
 
 run: build
 	./$(BIN) serve
@@ -35,7 +35,7 @@ vet:
 	@bad=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	$(GO) vet ./...
 
-test: vet build-web test-web test-go fuzz
+test: vet build-web lint-web test-web test-go fuzz
 
 test-go:
 	$(GO) test -race -count=1 ./...
@@ -68,6 +68,14 @@ fuzz:
 redact-report:
 	$(GO) test ./redact -run 'TestCorpus$$' -count=1 -update-doc
 	cd redact/compare && $(GO) test . -run 'TestCompare' -count=1 -update-doc
+
+# ESLint (typescript-eslint recommended, React hooks rules) and the type
+# check that holds the web app's API contract; web/lint/ has its own
+# packages (see web/lint/eslint.config.js), installed on first use.
+lint-web:
+	@if [ -f web/package.json ]; then \
+		cd web && ( [ -d node_modules ] || npm ci --no-audit --no-fund ) && npm run lint; \
+	else echo "lint-web: not yet (no web/ app)"; fi
 
 test-web:
 	@if [ -f web/package.json ]; then cd web && npm test; else echo "test-web: not yet (no web/ app)"; fi

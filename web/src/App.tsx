@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import { api } from './api'
+import { api } from './api/client'
 import { PostHogDemo, type Capturer } from './components/PostHogDemo'
 import { Dashboard } from './components/Dashboard'
 import { EmailPanel } from './components/EmailPanel'
@@ -8,23 +8,29 @@ import { cloudMode, initPostHog, type Mode } from './posthog'
 // App picks the posthog-js mode, initialises it once and lays out the demo
 // beside the dashboard.
 export function App() {
-  const [mode, setMode] = useState<Mode | null>(() => cloudMode(import.meta.env))
-  const [client, setClient] = useState<Capturer | null>(null)
+  const [setup, setSetup] = useState<{ mode: Mode; client: Capturer } | null>(null)
   const [problem, setProblem] = useState<string | null>(null)
 
   useEffect(() => {
-    if (mode) return
+    let gone = false
+    const cloud = cloudMode(import.meta.env)
     // Local mode: send to this origin with the token hogpipe accepts.
-    api
-      .config()
-      .then((c) => setMode({ kind: 'local', key: c.capture_token, host: window.location.origin }))
-      .catch((e) => setProblem(`Cannot reach hogpipe: ${e}`))
-  }, [mode])
+    const mode: Promise<Mode> = cloud
+      ? Promise.resolve(cloud)
+      : api.config().then((c) => ({ kind: 'local', key: c.capture_token, host: window.location.origin }))
+    mode
+      .then((m) => {
+        if (!gone) setSetup({ mode: m, client: initPostHog(m) })
+      })
+      .catch((e) => {
+        if (!gone) setProblem(`Cannot reach hogpipe: ${e}`)
+      })
+    return () => {
+      gone = true
+    }
+  }, [])
 
-  useEffect(() => {
-    if (mode) setClient(initPostHog(mode))
-  }, [mode])
-
+  const mode = setup?.mode
   return (
     <main className="mx-auto max-w-6xl p-4">
       <header className="mb-4 flex flex-wrap items-baseline justify-between gap-2">
@@ -36,7 +42,7 @@ export function App() {
       </header>
       {problem && <p className="text-rose-700">{problem}</p>}
       <div className="grid gap-4 md:grid-cols-[minmax(0,2fr)_minmax(0,3fr)]">
-        {client ? <PostHogDemo client={client} lookup={api.event} /> : <div />}
+        {setup ? <PostHogDemo client={setup.client} lookup={api.event} /> : <div />}
         <Dashboard />
       </div>
       <div className="mt-4">

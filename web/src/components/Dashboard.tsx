@@ -1,5 +1,6 @@
 import { useCallback, useState } from 'react'
-import { AuthError, adminToken, api, type MinuteCount, type Stats, type StoredEvent, type TrainingStats } from '../api'
+import { AuthError, adminToken, api } from '../api/client'
+import type { EventsPerMinute, Stats, StoredEvent, TrainingStats } from '../api/types'
 import { usePoll } from '../usePoll'
 import { DownloadLink } from './DownloadLink'
 import { EventsChart } from './EventsChart'
@@ -7,7 +8,7 @@ import { EventsChart } from './EventsChart'
 type Snapshot = {
   stats: Stats
   events: StoredEvent[]
-  perMinute: { from: string; minutes: MinuteCount[] }
+  perMinute: EventsPerMinute
   training?: TrainingStats
 }
 
@@ -47,7 +48,7 @@ export function Dashboard({ source = loadSnapshot, intervalMs = 1000 }: { source
 function Body({ data }: { data: Snapshot }) {
   const { stats, events, perMinute } = data
   const names = Object.entries(stats.events_by_name).sort((a, b) => b[1] - a[1])
-  const emails = Object.entries(stats.emails_by_state ?? {})
+  const emails = Object.entries(stats.emails_by_state)
   return (
     <>
       <dl className="grid grid-cols-2 gap-2 sm:grid-cols-4">

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { fireEvent, render, screen, waitFor } from '@testing-library/react'
-import { adminToken } from '../api'
+import { adminToken } from '../api/client'
 import { DownloadLink } from './DownloadLink'
 
 // What the page hands the browser to save: the anchor clicked with a blob

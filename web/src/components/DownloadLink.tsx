@@ -1,5 +1,5 @@
 import { useState } from 'react'
-import { AuthError, adminToken, downloadTrainingData } from '../api'
+import { AuthError, adminToken, downloadTrainingData } from '../api/client'
 
 // DownloadLink saves training_data.jsonl. On this machine the plain link
 // streams the export; with an admin token (a remote admin) the click

@@ -1,9 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { fireEvent, render, screen, waitFor, within } from '@testing-library/react'
 import { EmailPanel } from './EmailPanel'
-import type { Email, EmailSnapshot } from '../emails'
+import type { EmailSnapshot } from '../api/emails'
+import type { Email } from '../api/types'
 
-const base = { event_id: 'e', template: 'feature_used', attempts: 1, created_at: '2026-11-29T12:00:00Z' }
+const base = {
+  event_id: 'e',
+  template: 'feature_used',
+  attempts: 1,
+  created_at: '2026-11-29T12:00:00Z',
+  updated_at: '2026-11-29T12:00:01Z',
+}
 
 describe('EmailPanel', () => {
   it('shows the new states, suppression counts by reason and an email history on demand', async () => {

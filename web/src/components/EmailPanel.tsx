@@ -1,6 +1,7 @@
 import { useCallback, useState } from 'react'
-import { AuthError } from '../api'
-import { emailApi, loadEmailSnapshot, stateHelp, type Email, type EmailSnapshot } from '../emails'
+import { AuthError } from '../api/client'
+import { emailApi, loadEmailSnapshot, stateHelp, type EmailSnapshot } from '../api/emails'
+import type { Email } from '../api/types'
 import { usePoll } from '../usePoll'
 
 const stateColor: Record<string, string> = {

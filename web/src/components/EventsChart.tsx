@@ -1,4 +1,4 @@
-import type { MinuteCount } from '../api'
+import type { MinuteCount } from '../api/types'
 
 // minutesFrom lists the minutes from "from" (YYYY-MM-DDTHH:MM, UTC) on.
 export function minutesFrom(from: string, n: number): string[] {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest'
 import { fireEvent, render, screen, waitFor } from '@testing-library/react'
 import { PostHogDemo, describe as describeOutcome, type Capturer } from './PostHogDemo'
-import type { EventOutcome } from '../api'
+import type { EventOutcome } from '../api/types'
 
 function fakeClient() {
   let n = 0
@@ -62,11 +62,33 @@ describe('PostHogDemo', () => {
   })
 })
 
+describe('PostHogDemo heading', () => {
+  it('names the panel in words a person reads, not after the component', () => {
+    const { client } = fakeClient()
+    render(<PostHogDemo client={client} lookup={async () => null} />)
+    const heading = screen.getByRole('heading', { level: 2 })
+    expect(heading.textContent).toBe('Try it: send events from this page')
+    expect(heading.textContent).not.toMatch(/^[A-Z][a-z]+[A-Z]\w*$/)
+    expect(screen.getByRole('region', { name: 'Try it: send events from this page' })).toBeTruthy()
+  })
+})
+
 describe('describe', () => {
   it('names each outcome', () => {
     expect(describeOutcome(stored('a', 'generation_failed'))).toBe('stored')
     expect(describeOutcome(stored('a', 'feature_used'))).toBe('stored → email destination pending')
-    expect(describeOutcome(stored('a', 'feature_used', { email: { state: 'failed', last_error: 'bad address' } }))).toBe(
+    const email = {
+      id: 1,
+      event_id: 'a',
+      state: 'failed',
+      recipient: 'ada@example.com',
+      template: 'feature_used',
+      attempts: 3,
+      last_error: 'bad address',
+      created_at: '2026-11-29T12:00:00Z',
+      updated_at: '2026-11-29T12:00:01Z',
+    }
+    expect(describeOutcome(stored('a', 'feature_used', { email }))).toBe(
       'stored → email failed (bad address)',
     )
   })

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'react'
-import type { EventOutcome } from '../api'
+import type { EventOutcome } from '../api/types'
 
 // Capturer is the part of posthog-js the demo uses.
 export type Capturer = {
@@ -67,8 +67,10 @@ export function PostHogDemo({ client, lookup, pollMs = 500 }: Props) {
   }
 
   return (
-    <section className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" aria-label="PostHog demo">
-      <h2 className="mb-3 text-lg font-semibold">PostHogDemo</h2>
+    <section className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" aria-labelledby="try-it-heading">
+      <h2 id="try-it-heading" className="mb-3 text-lg font-semibold">
+        Try it: send events from this page
+      </h2>
       <div className="space-y-2">
         <label className="block text-sm">
           Email

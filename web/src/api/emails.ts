@@ -1,27 +1,10 @@
 // Typed calls for the email outbox, its delivery history and the
 // suppression list.
-import { getJSON } from './api'
+import { getJSON } from './client'
+import type { Email } from './types'
 
-export type EmailHistory = { at: string; event: string; detail?: string }
-
-export type Email = {
-  id: number
-  event_id: string
-  state: string
-  recipient: string
-  template: string
-  attempts: number
-  last_error?: string
-  reason?: string
-  subject?: string
-  created_at: string
-  opens?: number
-  clicks?: number
-  history?: EmailHistory[]
-}
-
-export type Suppression = { address: string; reason: string; source: string; detail?: string; created_at: string }
-
+// EmailSnapshot is what the email panel shows: the latest emails and the
+// suppression list's count per reason.
 export type EmailSnapshot = { emails: Email[]; suppressionCounts: Record<string, number> }
 
 // What each state means, shown as the state's tooltip.
@@ -42,10 +25,9 @@ export const stateHelp: Record<string, string> = {
 
 export const emailApi = {
   list: (limit: number, signal?: AbortSignal) =>
-    getJSON<{ emails: Email[] }>(`/api/emails?limit=${limit}`, signal).then((r) => r.emails),
-  get: (id: number, signal?: AbortSignal) => getJSON<Email>(`/api/emails/${id}`, signal),
-  suppressions: (signal?: AbortSignal) =>
-    getJSON<{ suppressions: Suppression[]; counts: Record<string, number> }>('/api/suppressions?limit=20', signal),
+    getJSON('GET /api/emails', `/api/emails?limit=${limit}`, signal).then((r) => r.emails),
+  get: (id: number, signal?: AbortSignal) => getJSON('GET /api/emails/{id}', `/api/emails/${id}`, signal),
+  suppressions: (signal?: AbortSignal) => getJSON('GET /api/suppressions', '/api/suppressions?limit=20', signal),
 }
 
 export const loadEmailSnapshot = async (signal: AbortSignal): Promise<EmailSnapshot> => {

@@ -1,39 +1,5 @@
-// Typed calls to hogpipe's read API.
-
-export type Stats = {
-  events: number
-  events_by_name: Record<string, number>
-  events_by_source: Record<string, number>
-  training_examples: number
-  training_file_lag: number
-  emails_by_state?: Record<string, number>
-}
-
-export type StoredEvent = {
-  seq: number
-  id: string
-  event: string
-  distinct_id: string
-  source: 'webhook' | 'capture'
-  timestamp: string
-  received_at: string
-  properties: Record<string, unknown>
-  person?: Record<string, unknown>
-}
-
-export type EmailOutcome = { state: string; last_error?: string; message_id?: string; attempts?: number }
-
-export type EventOutcome = {
-  event: StoredEvent
-  training_example?: Record<string, unknown>
-  email?: EmailOutcome
-}
-
-export type MinuteCount = { minute: string; event: string; count: number }
-
-export type KeyCount = { key: string; count: number }
-
-export type TrainingStats = { total: number; by_reason: KeyCount[]; by_day: KeyCount[]; top_prompts: KeyCount[] }
+// Typed calls to hogpipe's read API; the answers' types are in types.ts.
+import type { Answers, ErrorBody, EventOutcome } from './types'
 
 // The read API is open to requests from the machine hogpipe runs on; from
 // anywhere else it wants HOGPIPE_ADMIN_TOKEN, which the dashboard asks for
@@ -52,27 +18,36 @@ function headers(): HeadersInit {
   return t ? { Accept: 'application/json', Authorization: `Bearer ${t}` } : { Accept: 'application/json' }
 }
 
-export async function getJSON<T>(path: string, signal?: AbortSignal): Promise<T> {
+// problemOf names what went wrong from an error answer's JSON body
+// (ErrorBody), or from its status when the body is not ours (a proxy's page).
+async function problemOf(what: string, res: Response): Promise<string> {
+  const body = (await res.json().catch(() => null)) as Partial<ErrorBody> | null
+  return body && typeof body.error === 'string' ? `${what}: ${body.error} (${res.status})` : `${what}: ${res.status}`
+}
+
+// getJSON fetches a read API path and returns its answer, typed by the
+// request it answers (types.ts, Answers).
+export async function getJSON<R extends keyof Answers>(_request: R, path: string, signal?: AbortSignal): Promise<Answers[R]> {
   const res = await fetch(path, { signal, headers: headers() })
   if (res.status === 401) throw new AuthError('admin token required')
-  if (!res.ok) throw new Error(`${path}: ${res.status}`)
-  return (await res.json()) as T
+  if (!res.ok) throw new Error(await problemOf(path, res))
+  return (await res.json()) as Answers[R]
 }
 
 export const api = {
-  config: () => getJSON<{ capture_token: string }>('/api/config'),
-  stats: (signal?: AbortSignal) => getJSON<Stats>('/api/stats', signal),
+  config: () => getJSON('GET /api/config', '/api/config'),
+  stats: (signal?: AbortSignal) => getJSON('GET /api/stats', '/api/stats', signal),
   events: (limit: number, signal?: AbortSignal) =>
-    getJSON<{ events: StoredEvent[] }>(`/api/events?limit=${limit}`, signal).then((r) => r.events),
-  trainingStats: (signal?: AbortSignal) => getJSON<TrainingStats>('/api/training-stats?top=5', signal),
-  perMinute: (signal?: AbortSignal) =>
-    getJSON<{ from: string; minutes: MinuteCount[] }>('/api/events-per-minute?minutes=30', signal),
+    getJSON('GET /api/events', `/api/events?limit=${limit}`, signal).then((r) => r.events),
+  trainingStats: (signal?: AbortSignal) => getJSON('GET /api/training-stats', '/api/training-stats?top=5', signal),
+  perMinute: (signal?: AbortSignal) => getJSON('GET /api/events-per-minute', '/api/events-per-minute?minutes=30', signal),
   // Resolves to null while the pipeline has not stored the event yet.
   event: async (id: string, signal?: AbortSignal): Promise<EventOutcome | null> => {
     const res = await fetch(`/api/events/${encodeURIComponent(id)}`, { signal, headers: headers() })
     if (res.status === 404) return null
-    if (!res.ok) throw new Error(`event ${id}: ${res.status}`)
-    return (await res.json()) as EventOutcome
+    if (res.status === 401) throw new AuthError('admin token required')
+    if (!res.ok) throw new Error(await problemOf(`event ${id}`, res))
+    return (await res.json()) as Answers['GET /api/events/{id}']
   },
 }
 
@@ -87,7 +62,7 @@ export async function downloadTrainingData(
 ): Promise<void> {
   const res = await fetch('/api/training-data', { headers: { ...headers(), Accept: 'application/x-ndjson' } })
   if (res.status === 401) throw new AuthError('admin token required')
-  if (!res.ok) throw new Error(`training data: ${res.status}`)
+  if (!res.ok) throw new Error(await problemOf('training data', res))
   const blob = await res.blob()
   const url = URL.createObjectURL(blob)
   const a = doc.createElement('a')
