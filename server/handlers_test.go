@@ -170,7 +170,7 @@ func TestWebhookHandlers(t *testing.T) {
 		{name: "remote, no auth configured", method: "POST", path: hook, body: ev, hdr: jsonCT, remote: true,
 			status: 401, code: hogpipe.EUnauthorized},
 		{name: "local but cross-site, no auth configured", method: "POST", path: hook, body: ev,
-			hdr: hdrs("Content-Type", "application/json", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"),
+			hdr:    hdrs("Content-Type", "application/json", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"),
 			status: 401, code: hogpipe.EUnauthorized},
 		{name: "remote, --insecure", method: "POST", path: hook, body: ev, hdr: jsonCT, remote: true, cfg: withInsecure,
 			status: 200, writes: []string{"Ingest"}},
