@@ -143,16 +143,25 @@ func (t retryAfterTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	return resp, err
 }
 
-// parseRetryAfter reads seconds or an HTTP date.
+// maxRetryAfter bounds the wait a Retry-After can ask for (the outbox
+// waits an hour at most anyway): seconds that do not fit a Duration must
+// not wrap into a short or negative wait.
+const maxRetryAfter = 24 * time.Hour
+
+// parseRetryAfter reads seconds or an HTTP date; anything else is no wait.
 func parseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+	if s, err := strconv.ParseUint(v, 10, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		if err != nil || s > uint64(maxRetryAfter/time.Second) {
+			return maxRetryAfter
+		}
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+		return min(t.Sub(now), maxRetryAfter)
 	}
 	return 0
 }

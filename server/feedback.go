@@ -27,6 +27,11 @@ type Feedback struct {
 	Preview func(ctx context.Context, emailID int64) (subject, html string, err error)
 }
 
+// mailgunWebhookPath takes Mailgun's event webhooks. They are checked by
+// the signature in their body, not by the PostHog webhook credentials
+// (admission's precheck leaves them alone).
+const mailgunWebhookPath = "/api/webhooks/mailgun"
+
 // MailgunWebhooks verifies a Mailgun webhook and reads its event.
 type MailgunWebhooks interface {
 	Parse(body []byte, now time.Time) (ev hogpipe.DeliveryEvent, known bool, err error)
@@ -46,7 +51,7 @@ func (s *Server) feedbackRoutes(mux *http.ServeMux, admin func(http.Handler) htt
 	s.methods(mux, "/unsubscribe/{token...}", map[string]http.Handler{"GET": unsub, "POST": unsub})
 
 	// Mailgun's event webhooks: authenticated by their signature.
-	s.handle(mux, "POST", "/api/webhooks/mailgun", s.handleMailgunWebhook())
+	s.handle(mux, "POST", mailgunWebhookPath, s.handleMailgunWebhook())
 
 	// Suppression list and one email with its history (admin).
 	sup := admin(s.handleSuppressions())

@@ -19,7 +19,12 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // returned release puts the buffer back once the caller is done with it.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, func(), error) {
 	if p := preread(r); p != nil && p.buf != nil {
-		return p.body, p.free, nil // read by protect, within the memory budget
+		// Read by protect, within the memory budget, but against the
+		// server-wide limit: a route's own smaller limit still holds.
+		if int64(len(p.body)) > limit {
+			return nil, nil, hogpipe.Errorf(hogpipe.ETooLarge, "body larger than %d bytes", limit)
+		}
+		return p.body, p.free, nil
 	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	buf.Reset()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,12 +17,9 @@ import (
 )
 
 // buildBinary builds hogpipe once per test binary run.
+// It goes in binDir, which TestMain removes.
 var buildBinary = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "hogpipe-bin-*")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "hogpipe")
+	bin := filepath.Join(binDir, "hogpipe")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)

@@ -14,10 +14,6 @@ import (
 // is one hogpipe accepts. (systemd itself does not run on the project's
 // machines, so the unit is never started here.)
 func TestSystemdUnitVerifies(t *testing.T) {
-	analyze, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze not installed")
-	}
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -30,10 +26,27 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if exec1 == nil {
 		t.Fatal("deploy/hogpipe.service has no ExecStart=/usr/local/bin/hogpipe line")
 	}
-	if out, err := exec.Command(bin, append(strings.Fields(exec1[1]), "--help")...).CombinedOutput(); err != nil {
-		t.Errorf("ExecStart arguments %q: %v\n%s", exec1[1], err, out)
+	// Each flag checked against the command's own (not the command run
+	// with --help appended, which passes any flag), and every variable
+	// the unit sets must be one the command reads.
+	args := strings.Fields(exec1[1])
+	if err := checkCommandLine(bin, args); err != nil {
+		t.Errorf("ExecStart: %v", err)
+	}
+	var env []string
+	for _, m := range regexp.MustCompile(`(?m)^Environment=([A-Z][A-Z0-9_]*)=`).FindAllStringSubmatch(string(unit), -1) {
+		env = append(env, m[1])
+	}
+	if len(args) > 0 {
+		if err := checkEnvironment(bin, args[0], env); err != nil {
+			t.Errorf("Environment=: %v", err)
+		}
 	}
 
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Skip("systemd-analyze not installed")
+	}
 	path := filepath.Join(t.TempDir(), "hogpipe.service")
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(unit), "/usr/local/bin/hogpipe", bin)), 0o644); err != nil {
 		t.Fatal(err)

@@ -29,10 +29,19 @@ func BenchmarkEmailSend(b *testing.B) {
 			b.Fatal(r.Body)
 		}
 	}
+	// A deadline, so a send path that stalls (or fails emails instead of
+	// sending them) ends the benchmark with the counts instead of hanging
+	// it: a minute, plus a millisecond per email (default settings send
+	// thousands a second). Polled every 2 ms, not with proctest.Eventually,
+	// whose 100 ms steps would show in the figure.
+	deadline := time.Now().Add(time.Minute + time.Duration(b.N)*time.Millisecond)
 	for {
 		st := ts.stats(b)["emails_by_state"].(map[string]any)
 		if st["sent"] == float64(b.N) {
 			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d emails not all sent by the deadline; by state: %v", b.N, st)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/internal/mailguntest"
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // TestEmailCrashLosesNothing kills hogpipe with SIGKILL during a burst of
@@ -53,8 +54,7 @@ func TestEmailCrashLosesNothing(t *testing.T) {
 	}
 
 	c = startChild(t, dataDir, file, env...)
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	proctest.Eventually(t, "all sent after restart", 30*time.Second, func() error {
 		var st struct {
 			Emails map[string]int64 `json:"emails_by_state"`
 		}
@@ -63,14 +63,11 @@ func TestEmailCrashLosesNothing(t *testing.T) {
 			json.NewDecoder(r.Body).Decode(&st)
 			r.Body.Close()
 		}
-		if st.Emails["sent"] == n {
-			break
+		if st.Emails["sent"] != n {
+			return fmt.Errorf("by state: %v", st.Emails)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not all sent after restart: %v", st.Emails)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
 	perEvent := map[string]int{}
 	for _, m := range mg.Messages() {
 		perEvent[m.Vars["hogpipe-event-id"]]++

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe/internal/mailguntest"
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // mailEnv points hogpipe at a fake Mailgun with fast retries.
@@ -34,10 +35,10 @@ func featureBody(id, email string) string {
 // reaches want) and returns it.
 func emailOf(t *testing.T, ts *testServer, id string, want ...string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
+	var email map[string]any
+	proctest.Eventually(t, "email of "+id+" settled", 15*time.Second, func() error {
 		r := get(t, ts.URL+"/api/events/"+id)
-		email, _ := r.Body["email"].(map[string]any)
+		email, _ = r.Body["email"].(map[string]any)
 		if email != nil {
 			st, _ := email["state"].(string)
 			settled := st != "queued" && st != "sending" && st != "retrying"
@@ -45,14 +46,12 @@ func emailOf(t *testing.T, ts *testServer, id string, want ...string) map[string
 				settled = st == want[0]
 			}
 			if settled {
-				return email
+				return nil
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("email of %s never settled: %v", id, r.Body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return fmt.Errorf("not settled: %v", r.Body)
+	})
+	return email
 }
 
 func TestEmailSentThroughMailgun(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -168,17 +169,13 @@ func do(t testing.TB, req *http.Request) response {
 // returns the file's lines, each parsed.
 func (ts *testServer) trainingLines(t *testing.T) []map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	proctest.Eventually(t, "training file caught up", 10*time.Second, func() error {
 		st := get(t, ts.URL+"/api/stats")
-		if st.Body["training_file_lag"] == float64(0) {
-			break
+		if st.Body["training_file_lag"] != float64(0) {
+			return fmt.Errorf("still behind: %v", st.Body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("training file still behind: %v", st.Body)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	return readLines(t, ts.TrainingFile)
 }
 

@@ -105,8 +105,7 @@ func TestNginxInFront(t *testing.T) {
 
 	// The survivor holds every event once and, having taken over the
 	// training file, one line per example.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	proctest.Eventually(t, "end state", 30*time.Second, func() error {
 		var st struct {
 			Events int64 `json:"events"`
 		}
@@ -116,13 +115,10 @@ func TestNginxInFront(t *testing.T) {
 		}
 		lines, _ := readFileLines(file)
 		if st.Events == n && lines == n {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("end state not reached: %d events stored (want %d), %d lines in the training file (want %d)", st.Events, n, lines, n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("%d events stored (want %d), %d lines in the training file (want %d)", st.Events, n, lines, n)
+	})
 	seen := map[string]int{}
 	for _, l := range readLines(t, file) {
 		seen[l["id"].(string)]++
@@ -227,17 +223,16 @@ http {
 		}
 	})
 	front := "http://" + addr
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if resp, err := http.Get(front + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return front
-			}
+	proctest.Eventually(t, "nginx at "+front+" passes /readyz through (config:\n"+conf+")", 10*time.Second, func() error {
+		resp, err := http.Get(front + "/readyz")
+		if err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("nginx at %s never passed /readyz through\n%s", front, conf)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return nil
+	})
+	return front
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // TestFilesHoldingPersonalDataArePrivate: the data directory hogpipe
@@ -20,15 +23,12 @@ func TestFilesHoldingPersonalDataArePrivate(t *testing.T) {
 	if r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody("perm-1", "my email is a@example.com")); r.Status != 200 {
 		t.Fatalf("ingest: %d %s", r.Status, r.Body)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if fi, err := os.Stat(ts.TrainingFile); err == nil && fi.Size() > 0 {
-			break
+	proctest.Eventually(t, "training line written", 10*time.Second, func() error {
+		if fi, err := os.Stat(ts.TrainingFile); err != nil || fi.Size() == 0 {
+			return fmt.Errorf("training file: %v", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("training line not written")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	backup := filepath.Join(t.TempDir(), "backup.db")
 	if err := run(t.Context(), []string{"hogpipe", "backup", "--data-dir", ts.DataDir, "-o", backup}, func(string) string { return "" }, os.Stderr, os.Stderr); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hogpipe/hogpipe/internal/mailguntest"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
+	"github.com/hogpipe/hogpipe/internal/proctest"
 )
 
 // TestReplicasOnPostgres runs three hogpipe processes on one PostgreSQL
@@ -124,8 +125,7 @@ func replicaRun(t *testing.T, kill bool) {
 
 	// Wait for the end state, as a surviving replica sees it.
 	last := reps[2]
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	proctest.Eventually(t, "end state", 60*time.Second, func() error {
 		var st struct {
 			Events int64            `json:"events"`
 			Lag    int64            `json:"training_file_lag"`
@@ -140,14 +140,11 @@ func replicaRun(t *testing.T, kill bool) {
 			lines = b
 		}
 		if st.Events == n && st.Emails["sent"] == n/2 && lines == n/2 {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("end state not reached: events %d (want %d), sent %v (want %d), file lines %d (want %d)",
-				st.Events, n, st.Emails, n/2, lines, n/2)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return fmt.Errorf("events %d (want %d), sent %v (want %d), file lines %d (want %d)",
+			st.Events, n, st.Emails, n/2, lines, n/2)
+	})
 	seen := map[string]int{}
 	for _, l := range readLines(t, file) {
 		seen[l["id"].(string)]++
