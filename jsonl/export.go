@@ -84,14 +84,9 @@ func InTrain(id string, fraction float64) bool {
 	return float64(binary.BigEndian.Uint64(sum[:8]))/float64(1<<64) < fraction
 }
 
-// Export writes the examples matching opt to w in commit order and returns
-// how many lines it wrote.
-func Export(ctx context.Context, w io.Writer, src ExampleReader, format string) (int64, error) {
-	return ExportWith(ctx, src, Options{Format: format}, w, nil)
-}
-
-// ExportWith is Export with every option; with split set, w is unused and
-// lines go to the split's writers.
+// ExportWith writes the examples matching opt to w in commit order and
+// returns how many lines it wrote; with split set, w is unused and lines go
+// to the split's writers.
 func ExportWith(ctx context.Context, src ExampleReader, opt Options, w io.Writer, split *Split) (int64, error) {
 	if opt.Format == "" {
 		opt.Format = FormatV1

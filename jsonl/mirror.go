@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/internal/atomicfile"
 )
 
 // Source is what the mirror reads from and records its progress in.
@@ -467,17 +468,21 @@ func (m *Mirror) rebuild(ctx context.Context) error {
 // rename, fsync the directory) and returns the resulting position.
 func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpipe.MirrorState, error) {
 	var st hogpipe.MirrorState
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	// A rebuilt file keeps the mode of the file it replaces, so an
+	// operator's chmod survives; a new one gets FileMode.
+	mode := FileMode
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	tmp, err := atomicfile.Create(path, mode)
 	if err != nil {
 		return st, fmt.Errorf("create temporary training file: %w", err)
 	}
-	defer os.Remove(tmp.Name()) // no-op once renamed
+	defer tmp.Abort() // no-op once committed
 	w := bufio.NewWriterSize(tmp, 1<<20)
 	for {
 		batch, err := src.ExamplesAfter(ctx, st.Seq, batchSize)
 		if err != nil {
-			tmp.Close()
 			return st, err
 		}
 		if len(batch) == 0 {
@@ -490,30 +495,11 @@ func WriteFileAtomic(ctx context.Context, path string, src ExampleReader) (hogpi
 		st.Seq = batch[len(batch)-1].Seq
 	}
 	if err := w.Flush(); err != nil {
-		tmp.Close()
 		return st, fmt.Errorf("write training file: %w", err)
 	}
-	// A rebuilt file keeps the mode of the file it replaces, so an
-	// operator's chmod survives; a new one gets FileMode.
-	mode := FileMode
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return st, fmt.Errorf("write training file: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return st, fmt.Errorf("fsync training file: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return st, fmt.Errorf("close training file: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return st, fmt.Errorf("replace training file: %w", err)
 	}
-	syncDir(dir)
 	return st, nil
 }
 

@@ -37,15 +37,15 @@ func (s span) of(b []byte) []byte { return b[s.start:s.end] }
 // more arrives, and it picks up where it stopped (before a string or a
 // literal it has not seen the end of).
 type scanner struct {
-	sh                shape
-	maxDepth          int
-	kinds             [MaxDepth + 2]byte // container kind at each depth
-	depth, expect     int
-	countDepth        int  // depth whose direct children are the events
-	key, apiKey, tok  span // last key at depth 1 of a top-level object; token values
-	haveKey, haveAPI  bool
-	haveTok, finished bool
-	pos               int
+	sh               shape
+	maxDepth         int
+	kinds            [MaxDepth + 2]byte // container kind at each depth
+	depth, expect    int
+	countDepth       int  // depth whose direct children are the events
+	key, apiKey, tok span // last key at depth 1 of a top-level object; token values
+	haveKey, haveAPI bool
+	haveTok          bool
+	pos              int
 }
 
 const (

@@ -197,15 +197,6 @@ func credentialByte(c byte) bool {
 	return isAlnum(c) || strings.IndexByte("+/=_.~!@#$%^&*-", c) >= 0
 }
 
-func hasAny(s string, markers []string) bool {
-	for _, m := range markers {
-		if strings.Contains(s, m) {
-			return true
-		}
-	}
-	return false
-}
-
 // credentialValue: a value after "password=" must look made up, not like
 // a word or a placeholder ("password: changeme", "token: <your token>").
 func credentialValue(v string) bool {

@@ -47,7 +47,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-// Flush lets server-sent events through the wrapper.
+// Flush keeps http.Flusher visible through the wrapper, so a handler that
+// flushes (http.ResponseController also finds it through Unwrap) is not
+// silently buffered.
 func (w *statusWriter) Flush() {
 	if f, ok := w.ResponseWriter.(http.Flusher); ok {
 		f.Flush()

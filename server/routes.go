@@ -15,7 +15,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	s.handle(mux, "POST", "/api/webhooks/feature-used", s.handleWebhook(hogpipe.EventFeatureUsed))
 	s.handle(mux, "POST", "/api/webhooks/posthog", s.handleWebhook(""))
 
-	// PostHog capture protocol, for posthog-js (DESIGN.md §4).
+	// PostHog capture protocol, for posthog-js: the accepted body formats
+	// are in README "Endpoints", the parser in posthog/capture.go.
 	capture := cors(s.handleCapture())
 	for _, p := range capturePaths {
 		s.handle(mux, "POST", p+"/{$}", capture)

@@ -28,8 +28,6 @@ type txn struct {
 	// queued is set when the transaction queued an email, so only such
 	// commits wake the email workers.
 	queued bool
-	// examplesLocked: this transaction holds the example-order lock.
-	examplesLocked bool
 	// savepoints: this is the op-by-op run after a failed fast path.
 	savepoints bool
 }

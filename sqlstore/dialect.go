@@ -132,17 +132,7 @@ func (t *txn) lockWrites() error {
 		return nil
 	}
 	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, t.s.locks.writes)
-	t.examplesLocked = err == nil
 	return err
-}
-
-// lockExampleOrder is covered by lockWrites; it stays as the named place
-// where the order of example seqs is guaranteed.
-func (t *txn) lockExampleOrder() error {
-	if !t.s.d.pg || t.examplesLocked {
-		return nil
-	}
-	return t.lockWrites()
 }
 
 // lockRecipient serialises the frequency-cap check for one address across

@@ -60,9 +60,6 @@ func (t *txn) enqueueEmail(e *hogpipe.Event, policy *hogpipe.EmailPolicy) error 
 	return nil
 }
 
-// OutboxItem is a claimed email with the event it is made from.
-type OutboxItem = hogpipe.OutboxItem
-
 // ClaimEmails takes up to limit emails that are due (queued or retrying
 // with next_attempt_at passed, or sending with an expired lease), marks
 // them sending until now+lease and counts the attempt. On PostgreSQL the

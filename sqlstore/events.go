@@ -141,9 +141,8 @@ func (s *Store) ingestEvents(t *txn, reqs []*ingestReq) error {
 	if len(examples) == 0 {
 		return nil
 	}
-	if err := t.lockExampleOrder(); err != nil {
-		return unavailable("lock example order", err)
-	}
+	// Seqs follow commit order: every group transaction holds the writes
+	// lock (lockWrites) before its ops run.
 	for start := 0; start < len(examples); {
 		n := chunkLen(len(examples) - start)
 		args := make([]any, 0, 4*n)

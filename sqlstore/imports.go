@@ -29,9 +29,8 @@ func (s *Store) ImportExamples(ctx context.Context, ex []hogpipe.ImportedExample
 			// The op may run twice (group commit retries with savepoints):
 			// count afresh.
 			n = 0
-			if err := t.lockExampleOrder(); err != nil {
-				return unavailable("lock example order", err)
-			}
+			// Seqs follow commit order: every group transaction holds
+			// the writes lock (lockWrites) before its ops run.
 			known, err := t.storedExampleIDs(chunk)
 			if err != nil {
 				return unavailable("look up imported examples", err)

@@ -24,7 +24,7 @@ import (
 // ingest path as it was, batches many commits' examples into one write,
 // and counts examples written by a replica of the previous release too,
 // which knows nothing of these tables. Example seqs are assigned in commit
-// order (lockExampleOrder), so nothing can appear below the watermark.
+// order (lockWrites), so nothing can appear below the watermark.
 
 // statsFoldChunk bounds one fold transaction, so catching up on a large
 // backlog (the first read after the upgrade) never holds the group commit

@@ -236,7 +236,7 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration, cpuProfi
 	}
 	defer store.Close()
 	var out bytes.Buffer
-	if _, err := jsonl.Export(ctx, &out, store, jsonl.FormatV1); err != nil {
+	if _, err := jsonl.ExportWith(ctx, store, jsonl.Options{Format: jsonl.FormatV1}, &out, nil); err != nil {
 		return err
 	}
 	stored := map[string]bool{}

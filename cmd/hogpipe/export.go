@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/hogpipe/hogpipe/internal/atomicfile"
 	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
@@ -64,7 +64,7 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	var paths []string
-	var files []*atomicFile
+	var files []*atomicfile.File
 	if r.split > 0 {
 		tr, va := splitNames(*out)
 		paths = []string{tr, va}
@@ -72,11 +72,13 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 		paths = []string{*out}
 	}
 	for _, p := range paths {
-		f, err := createAtomic(p)
+		// Written aside and renamed into place, so a reader never sees
+		// half an export; 0600: the lines hold personal data.
+		f, err := atomicfile.Create(p, 0o600)
 		if err != nil {
 			return err
 		}
-		defer f.abort()
+		defer f.Abort()
 		files = append(files, f)
 	}
 	var n int64
@@ -89,49 +91,12 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	for _, f := range files {
-		if err := f.commit(); err != nil {
+		if err := f.Commit(); err != nil {
 			return err
 		}
 	}
 	fmt.Fprintf(env.stderr, "wrote %d lines to %s\n", n, strings.Join(paths, " and "))
 	return nil
-}
-
-// atomicFile is written aside and renamed into place on commit, so a
-// reader never sees half an export.
-type atomicFile struct {
-	*os.File
-	path string
-	done bool
-}
-
-func createAtomic(path string) (*atomicFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
-	}
-	return &atomicFile{File: f, path: path}, nil
-}
-
-func (f *atomicFile) commit() error {
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", f.path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", f.path, err)
-	}
-	if err := os.Rename(f.Name(), f.path); err != nil {
-		return fmt.Errorf("write %s: %w", f.path, err)
-	}
-	f.done = true
-	return nil
-}
-
-func (f *atomicFile) abort() {
-	if !f.done {
-		f.Close()
-		os.Remove(f.Name())
-	}
 }
 
 func isTerminal(w io.Writer) bool {

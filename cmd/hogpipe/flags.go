@@ -50,11 +50,6 @@ func (f *flagSet) Int(name, env string, def int, usage string) *int {
 	return f.fs.Int(name, def, usage)
 }
 
-func (f *flagSet) Int64(name, env string, def int64, usage string) *int64 {
-	f.bind(name, env)
-	return f.fs.Int64(name, def, usage)
-}
-
 func (f *flagSet) Bool(name, env string, def bool, usage string) *bool {
 	f.bind(name, env)
 	return f.fs.Bool(name, def, usage)

@@ -14,7 +14,6 @@ import (
 
 // Exit codes, documented in the README.
 const (
-	exitOK    = 0
 	exitError = 1 // the command failed
 	exitUsage = 2 // bad command line or configuration
 )
