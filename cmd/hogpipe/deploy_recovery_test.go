@@ -5,10 +5,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pressly/goose/v3"
 
 	"github.com/hogpipe/hogpipe/internal/pgtest"
 	"github.com/hogpipe/hogpipe/internal/proctest"
@@ -87,5 +90,92 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 	// wait for it.
 	if err := tx.Commit(); err != nil {
 		t.Fatalf("the lock holder's transaction: %v", err)
+	}
+}
+
+// TestKilledMidMigration kills (SIGKILL) the replica that is migrating the
+// schema, in the middle of a migration (held there by a lock on the
+// emails table that 00006 alters), while a second replica waits for the
+// migration lock. The killed replica's migration must roll back and its
+// lock go with its session, and the waiting replica must apply every
+// migration and serve: no half-applied version, no stuck lock.
+func TestKilledMidMigration(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := pgtest.URL(t)
+	ctx := context.Background()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The schema of the previous release: migrations up to 00004.
+	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("../../sqlstore/migrations/postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.UpTo(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`LOCK TABLE emails IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	// blocked is how many sessions wait for a lock on the emails table.
+	blocked := func() (int, error) {
+		var n int
+		err := db.QueryRow(`SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'emails'::regclass`).Scan(&n)
+		return n, err
+	}
+
+	dir := t.TempDir()
+	args := func(name string) []string {
+		return []string{"--data-dir", filepath.Join(dir, name), "--training-file", filepath.Join(dir, "training_data.jsonl")}
+	}
+	env := []string{"DATABASE_URL=" + url}
+	killed := launch(t, "killed mid-migration", bin, env, args("a")...)
+	proctest.Eventually(t, "the first replica's migration waiting on the emails table", 60*time.Second, func() error {
+		if n, err := blocked(); err != nil || n == 0 {
+			return fmt.Errorf("%d sessions waiting (%v)", n, err)
+		}
+		return nil
+	})
+	next := launch(t, "next", bin, env, args("b")...)
+	proctest.Eventually(t, "the second replica waiting for the migration lock", 60*time.Second, func() error {
+		if !strings.Contains(next.Logs(), "waiting for another replica to finish migrating the schema") {
+			return errors.New("not logged yet")
+		}
+		return nil
+	})
+	killed.cmd.Process.Kill()
+	<-killed.exited
+	// The dead replica's statement still waits in its backend; once the
+	// table is free, the backend finds its client gone and rolls back.
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	next.ready(t)
+	var version int64
+	if err := db.QueryRow(`SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	sources := p.ListSources()
+	if want := sources[len(sources)-1].Version; version != want {
+		t.Errorf("schema version %d after the second replica started, want %d", version, want)
+	}
+	if p := post(t, next.URL+"/api/webhooks/posthog", `{"event":{"uuid":"after-kill","event":"feature_used"},"person":{"properties":{"email":"k@example.com"}}}`); p.Status != 200 {
+		t.Errorf("ingest after the migration: %d %v", p.Status, p.Body)
+	}
+	if err := next.stop(t); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 }
