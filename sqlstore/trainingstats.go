@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/hogpipe/hogpipe"
 )
@@ -99,7 +100,10 @@ func (t *txn) foldTrainingStats(limit int) (more bool, err error) {
 		if p := prompts[h]; p != nil {
 			p.n++
 		} else {
-			prompts[h] = &promptCount{prompt: l.Prompt, first: seq, n: 1}
+			// PostgreSQL's TEXT cannot hold U+0000, which lines written
+			// by earlier releases may carry (\u0000): shown as U+FFFD,
+			// counted under the hash of the prompt as it is.
+			prompts[h] = &promptCount{prompt: strings.ReplaceAll(l.Prompt, "\x00", "\uFFFD"), first: seq, n: 1}
 		}
 		done = seq
 		n++
