@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -177,5 +179,74 @@ func TestKilledMidMigration(t *testing.T) {
 	}
 	if err := next.stop(t); err != nil {
 		t.Errorf("exit after SIGTERM: %v", err)
+	}
+}
+
+// TestSecondSignalExitsAtOnce: a replica whose shutdown waits (an email
+// send hangs, --shutdown-grace is 10 minutes) ends at once on a second
+// SIGTERM, as an operator pressing Ctrl-C twice expects, instead of
+// ignoring it for the rest of the grace (as before).
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	dir := t.TempDir()
+	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
+		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
+		"--email-timeout", "10m", "--shutdown-grace", "10m").ready(t)
+	body := `{"event":{"uuid":"twice-1","event":"feature_used"},"person":{"properties":{"email":"twice@example.com"}}}`
+	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {
+		t.Fatalf("ingest: %d %v", p.Status, p.Body)
+	}
+	proctest.Eventually(t, "the send reaching Mailgun", 30*time.Second, func() error {
+		if len(accepted) == 0 {
+			return errors.New("no connection yet")
+		}
+		return nil
+	})
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	proctest.Eventually(t, "the replica shutting down", 30*time.Second, func() error {
+		if !strings.Contains(r.Logs(), `"msg":"shutting down"`) {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	select {
+	case <-r.exited:
+		t.Fatalf("exited before the second signal (%v); the send was to hang", r.err)
+	default:
+	}
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatal("still running 60 s after a second SIGTERM")
+	}
+	if r.err == nil {
+		t.Error("exit 0 after a shutdown cut short by a second signal")
 	}
 }
