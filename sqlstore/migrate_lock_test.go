@@ -63,7 +63,7 @@ func stallMigration(t *testing.T, db *sql.DB, migrate func() error) (pid int, re
 	ch := make(chan error, 1)
 	go func() { ch <- migrate() }()
 	proctest.Eventually(t, "the migration waiting at training_stats_state", 60*time.Second, func() error {
-		err := db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> $1
+		err := db.QueryRow(`SELECT pid FROM pg_stat_activity WHERE $1 = ANY (pg_blocking_pids(pid))
 			AND query ILIKE '%training_stats_state%'`, blockerPid).Scan(&pid)
 		if err != nil {
 			return fmt.Errorf("not waiting yet: %v", err)
