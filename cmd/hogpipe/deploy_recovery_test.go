@@ -98,9 +98,10 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 // TestKilledMidMigration kills (SIGKILL) the replica that is migrating the
 // schema, in the middle of a migration (held there by a lock on the
 // emails table that 00006 alters), while a second replica waits for the
-// migration lock. The killed replica's migration must roll back and its
-// lock go with its session, and the waiting replica must apply every
-// migration and serve: no half-applied version, no stuck lock.
+// migration lock. The killed replica's lock must go with its session
+// (what it had done stays: 00006 commits statement by statement and can
+// run again), and the waiting replica must apply every migration and
+// serve: no version recorded half applied, no stuck lock.
 func TestKilledMidMigration(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
