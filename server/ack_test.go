@@ -42,6 +42,8 @@ func TestNoAckWithoutIDs(t *testing.T) {
 			}
 			req := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
 			req.RemoteAddr, req.Host = "127.0.0.1:1", "127.0.0.1"
+			// A local webhook without a credential must be JSON (the
+			// cross-site rule); capture takes any type.
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			srv.Handler().ServeHTTP(w, req)

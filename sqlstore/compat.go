@@ -187,7 +187,11 @@ func (p *presence) run(log *slog.Logger) {
 			}
 		}
 		if p.conn == nil {
-			conn, err := checkProtocol(ctx, p.s.w, p.s.r.DB, p.s.d, p.s.locks.schema, p.s.protocol)
+			// On the read pool, not the writer's one connection: the check
+			// waits for the migration lock, which another replica may hold
+			// for a long migration, and this replica's commits must not
+			// queue behind it meanwhile.
+			conn, err := checkProtocol(ctx, p.s.r.DB, p.s.r.DB, p.s.d, p.s.locks.schema, p.s.protocol)
 			switch {
 			case errors.Is(err, ErrIncompatible):
 				if !p.fenced.Swap(true) {

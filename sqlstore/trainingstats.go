@@ -100,8 +100,9 @@ func (t *txn) foldTrainingStats(limit int) (more bool, err error) {
 		if p := prompts[h]; p != nil {
 			p.n++
 		} else {
-			// Lines stored before the value rules may hold U+0000, which
-			// PostgreSQL text cannot: the shown prompt gets U+FFFD instead.
+			// PostgreSQL's TEXT cannot hold U+0000, which lines written
+			// by earlier releases may carry (\u0000): shown as U+FFFD,
+			// counted under the hash of the prompt as it is.
 			prompts[h] = &promptCount{prompt: strings.ReplaceAll(l.Prompt, "\x00", "\uFFFD"), first: seq, n: 1}
 		}
 		done = seq

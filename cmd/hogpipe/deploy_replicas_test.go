@@ -505,6 +505,17 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 			t.Errorf("%s is in the training file %d times but was never acknowledged", id, k)
 		}
 	}
+	// The dashboard's training statistics (counters folded in from the
+	// examples, those written by replicas of an older release too) count
+	// each stored example once.
+	ts := get(t, url+"/api/training-stats?top=1").Body
+	days := 0.0
+	for _, d := range ts["by_day"].([]any) {
+		days += d.(map[string]any)["count"].(float64)
+	}
+	if ts["total"] != float64(len(gf)) || days != float64(len(gf)) {
+		t.Errorf("training stats: total %v, %v by day; want %d", ts["total"], days, len(gf))
+	}
 	if emails != nil {
 		got := emails()
 		for id := range fu {

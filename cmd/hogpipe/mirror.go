@@ -33,9 +33,11 @@ type trainingMirror struct {
 // start tries to lead once, synchronously: a process that gets the file
 // brings it up to date before serving, so after a crash the file is whole
 // by the time /healthz answers. Then it keeps (or keeps trying for) the
-// lead in the background until ctx ends.
-func (m *trainingMirror) start(ctx context.Context) (<-chan error, error) {
-	first, err := m.lead(ctx, false)
+// lead in the background until ctx ends. Ending starting abandons that
+// first recovery (SIGTERM must not wait for it; the file is crash-safe and
+// its next writer recovers it).
+func (m *trainingMirror) start(starting, ctx context.Context) (<-chan error, error) {
+	first, err := m.lead(starting, false)
 	if err != nil {
 		return nil, err
 	}

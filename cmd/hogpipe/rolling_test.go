@@ -143,6 +143,22 @@ func TestRollingUpgrade(t *testing.T) {
 
 	new1 := start("new 1", newBin) // migrates while the old ones serve
 	checkUpgradedSchema(t, url)
+	// The dashboard polls the new replica's training statistics, folding
+	// in examples while the old replicas write them (checked at the end).
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			if resp, err := lb.client.Get(new1.URL + "/api/training-stats?top=3"); err == nil {
+				resp.Body.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { cancel(); <-polled }()
 	oldAcks := lb.acked(old1.URL) + lb.acked(old2.URL)
 	lb.set(old1.URL, old2.URL, new1.URL)
 	more(200)

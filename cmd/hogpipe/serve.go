@@ -184,9 +184,15 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	gate.SetPhase("recovering the training file")
 	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirrorDone, err := mirror.start(mirrorCtx)
+	mirrorDone, err := mirror.start(ctx, mirrorCtx)
 	if err != nil {
 		stopMirror()
+		if ctx.Err() != nil {
+			// SIGTERM while recovering the training file: as while waiting
+			// for a migration, a clean stop.
+			log.Info("stopped while starting", "phase", gate.Phase())
+			return nil
+		}
 		return err
 	}
 	mets.Watch(store, func() int64 { return mirror.Position().Seq })
