@@ -403,7 +403,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !isLocal(r) && (lim != nil || perClient != nil) {
+		if !s.local(r) && (lim != nil || perClient != nil) {
 			key := clientKey(clientIP(r, sec.TrustedProxies), sec.IPv6Prefix)
 			if lim != nil {
 				if ok, wait := lim.allow(key, time.Now()); !ok {
