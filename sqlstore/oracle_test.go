@@ -27,6 +27,7 @@ import (
 //   - Anything else stored nothing (events, examples, persons, emails).
 //   - No input gets a 5xx from a healthy store: a 5xx here means a value
 //     got in that the store cannot hold or read back.
+//   - No person, stored or copied into an event, is past MaxPersonBytes.
 //   - After every input, every export format (plain, deduplicated, split)
 //     and the stats still answer 200 with whole, parseable lines.
 // FuzzIngestOracle drives it with arbitrary bodies over SQLite;
@@ -156,6 +157,7 @@ type ingestResult struct {
 func (o *oracle) check(t testing.TB, route int, body []byte) {
 	t.Helper()
 	o.checkIngest(t, route, body)
+	o.checkPersonBound(t)
 	o.checkReads(t, o.tally(t).examples)
 }
 
@@ -327,6 +329,7 @@ var hostileValues = []string{
 	`"\u0000"`, `"a\u0000b"`, `"\u2028\u2029"`, `"\ud800"`, `"\udfff\ud800"`, `"\ud83d\ude00 emoji"`,
 	`"\\u0000"`, `"\"\\/\b\f\n\r\t"`, `"\u001f\u007f\u0080\u00ff"`, `"<script>&amp;"`, `"\ufeff"`, `"\uffff"`,
 	`1e999`, `-1e999`, `1e308`, `-1e308`, `1.7976931348623157e308`, `1.8e308`, `4.9e-324`, `1e-400`, `-0`, `0.1`,
+	`1e-99999999999`, `0e99999999999`, `-0.0e-0`, `1E+308`, `0.1e-400`, `1e-20000`, `"\ufffe"`,
 	`12345678901234567891`, `-98765432109876543210`, `9007199254740993`,
 	`123456789012345678901234567890123456789012345678901234567890`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]`,
