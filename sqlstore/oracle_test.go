@@ -149,8 +149,31 @@ type ingestResult struct {
 		ID        string `json:"id"`
 		Duplicate bool   `json:"duplicate"`
 	} `json:"events"`
+	Rejected []struct {
+		Index int    `json:"index"`
+		Error string `json:"error"`
+	} `json:"rejected"`
 	Code  string `json:"code"`
 	Error string `json:"error"`
+}
+
+// sentEvents is how many events a JSON body holds as a reader of the JSON
+// sees it: the items of a capture envelope's batch or of an array, else
+// one; -1 when the body is not JSON (the route may still read a form).
+func sentEvents(body []byte, capture bool) int {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return -1
+	}
+	switch v := v.(type) {
+	case []any:
+		return len(v)
+	case map[string]any:
+		if b, ok := v["batch"].([]any); ok && capture {
+			return len(b)
+		}
+	}
+	return 1
 }
 
 // check sends body on route and asserts the oracle's properties.
@@ -212,6 +235,20 @@ func (o *oracle) checkIngest(t testing.TB, route int, body []byte) {
 			if err := json.Unmarshal(g.Body.Bytes(), &out); err != nil || out.Event.ID != r.id {
 				t.Fatalf("%s: GET /api/events/%s answered %q (%v)", rt.name, r.id, g.Body.String(), err)
 			}
+		}
+		// Every event sent is accounted for: acknowledged, or listed as
+		// rejected (capture stores a batch's good events, as PostHog does),
+		// each index once. Nothing may vanish from a 2xx unmentioned.
+		seen := map[int]bool{}
+		for _, r := range res.Rejected {
+			if seen[r.Index] || r.Index < 0 || r.Error == "" {
+				t.Fatalf("%s: rejected list %+v repeats an index or gives no reason\nbody: %q", rt.name, res.Rejected, body)
+			}
+			seen[r.Index] = true
+		}
+		if n := sentEvents(body, strings.HasPrefix(rt.name, "capture")); n >= 0 && len(results)+len(res.Rejected) != n {
+			t.Fatalf("%s: %d events sent, %d acknowledged and %d rejected: %s\nbody: %q",
+				rt.name, n, len(results), len(res.Rejected), w.Body.String(), body)
 		}
 		if after.events-before.events != fresh {
 			t.Fatalf("%s: answer calls %d events new, store gained %d: %s\nbody: %q", rt.name, fresh, after.events-before.events, w.Body.String(), body)
