@@ -105,7 +105,12 @@ func (o *oracle) do(method, target, contentType string, body []byte) *httptest.R
 	return w
 }
 
-type tally struct{ events, examples, persons, emails int64 }
+type tally struct {
+	events, examples, persons, emails int64
+	// people is every person's properties: a refused request must not
+	// change an existing person either.
+	people string
+}
 
 func (o *oracle) tally(t testing.TB) tally {
 	t.Helper()
@@ -118,6 +123,20 @@ func (o *oracle) tally(t testing.TB) tally {
 			t.Fatalf("count %s: %v", q.table, err)
 		}
 	}
+	rows, err := o.s.r.QueryContext(context.Background(), `SELECT distinct_id, properties FROM persons ORDER BY distinct_id`)
+	if err != nil {
+		t.Fatalf("read persons: %v", err)
+	}
+	defer rows.Close()
+	var people strings.Builder
+	for rows.Next() {
+		var id, props string
+		if err := rows.Scan(&id, &props); err != nil {
+			t.Fatalf("read persons: %v", err)
+		}
+		fmt.Fprintf(&people, "%q=%s\n", id, props)
+	}
+	c.people = people.String()
 	return c
 }
 
