@@ -42,6 +42,8 @@ func TestNoAckWithoutIDs(t *testing.T) {
 			}
 			req := httptest.NewRequest("POST", c.path, strings.NewReader(c.body))
 			req.RemoteAddr, req.Host = "127.0.0.1:1", "127.0.0.1"
+			// Unauthenticated local webhooks must be JSON (crosssite.go).
+			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
 			srv.Handler().ServeHTTP(w, req)
 			if w.Code != http.StatusInternalServerError {
