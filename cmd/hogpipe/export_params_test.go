@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Export options a user mistyped are refused, naming the option, over HTTP
@@ -47,4 +49,21 @@ func mustGetStatus(t *testing.T, url string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// --rate-limit NaN (or Inf) is refused: NaN passed the "not negative"
+// check and, being no positive number, turned the rate limit off.
+func TestRateLimitMustBeANumber(t *testing.T) {
+	for _, v := range []string{"NaN", "Inf", "-Inf"} {
+		// Without the check the server starts; the timeout ends it then
+		// (run returns nil, which fails the test), it decides nothing.
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		dir := t.TempDir()
+		err := run(ctx, []string{"hogpipe", "serve", "--rate-limit", v, "--addr", "127.0.0.1:0", "--data-dir", dir,
+			"--training-file", dir + "/training_data.jsonl"}, func(string) string { return "" }, io.Discard, io.Discard)
+		cancel()
+		if err == nil || exitCode(err) != exitUsage || !strings.Contains(err.Error(), "--rate-limit") {
+			t.Errorf("--rate-limit %s: %v", v, err)
+		}
+	}
 }

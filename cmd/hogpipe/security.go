@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -103,6 +104,10 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 	}
 	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
 		return sec, usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
+	}
+	if math.IsNaN(c.rate) || math.IsInf(c.rate, 0) {
+		// NaN passed the check below and turned the rate limit off.
+		return sec, usagef("--rate-limit %v: give requests per second, e.g. 200 (0: off)", c.rate)
 	}
 	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 || c.maxPerClient < 0 || c.rateClients < 0 || c.maxRequestMemory < 0 {
 		return sec, usagef("--rate-limit, --rate-burst, --max-in-flight, --max-per-client, --rate-limit-clients and --max-request-memory cannot be negative")
