@@ -51,7 +51,7 @@ FUZZTIME ?= 40000x
 # HTTP handler and a SQLite store per input); such a target also minimizes
 # each new input in 20 runs rather than up to 60 s, which at ~30 reads per
 # run would otherwise dominate its time.
-FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzScanShape FuzzSignature redact:FuzzText sqlstore:FuzzIngestOracle:3000x server:FuzzHandlersNothingStoredOnRefusal:20000x
+FUZZ_TARGETS := FuzzParseWebhook FuzzDecodeCapture FuzzScanShape FuzzSignature .:FuzzRecipientKey redact:FuzzText sqlstore:FuzzIngestOracle:3000x server:FuzzHandlersNothingStoredOnRefusal:20000x
 fuzz:
 	@for spec in $(FUZZ_TARGETS); do \
 		pkg=posthog; f=$$spec; n=$(FUZZTIME); min=; \

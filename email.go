@@ -138,9 +138,14 @@ func NormalizeAddress(s string) string {
 
 // ValidEmail is a deliberately loose check: one @, something on each side,
 // a dot in the domain, no spaces or angle brackets. Mailgun judges the rest.
+// Quotes, comments and escapes are refused too: `"victim"@example.org`,
+// `victim@example.org(x)` and `"vic\tim"@example.org` are all the mailbox
+// victim@example.org to mail software, and each spelling would otherwise
+// be a recipient of its own to the frequency cap and the suppression list
+// (FuzzRecipientKey). Address literals ([192.0.2.1]) go with them.
 func ValidEmail(s string) bool {
 	at := strings.LastIndexByte(s, '@')
-	if at <= 0 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;") {
+	if at <= 0 || at == len(s)-1 || len(s) > 254 || strings.ContainsAny(s, " \t\r\n<>,;\"()\\[]") {
 		return false
 	}
 	return strings.Contains(s[at+1:], ".")

@@ -10,6 +10,15 @@ const MaxNameLen = 200
 // 60; the body limit bounds their total size.
 const MaxProperties = 1000
 
+// MaxPersonBytes bounds a person's stored properties (encoded as JSON).
+// Each event of a captured user reads, merges and rewrites its person in
+// the one group commit, and copies it into the event's row: without a
+// bound, anyone holding the public capture token could grow one person by
+// a megabyte per request with fresh $set keys until every event of that
+// user stalled the committer and wrote megabytes. A $set that would take a
+// person past the bound is not applied (the event is still stored).
+const MaxPersonBytes = 256 << 10
+
 // ValidateEvent checks that an event can feed the pipeline, naming the field
 // at fault. prefix is prepended to field names ("" or e.g. "[3].").
 func ValidateEvent(e *Event, prefix string) error {
@@ -38,6 +47,19 @@ func ValidateEvent(e *Event, prefix string) error {
 	for k := range e.Properties {
 		if len(k) > MaxNameLen {
 			return FieldError(prefix+"properties", "a property name is longer than %d bytes", MaxNameLen)
+		}
+	}
+	for _, o := range []struct {
+		name string
+		m    map[string]any
+	}{{"$set", e.Set}, {"$set_once", e.SetOnce}} {
+		if len(o.m) > MaxProperties {
+			return FieldError(prefix+o.name, "%d properties; at most %d", len(o.m), MaxProperties)
+		}
+		for k := range o.m {
+			if len(k) > MaxNameLen {
+				return FieldError(prefix+o.name, "a property name is longer than %d bytes", MaxNameLen)
+			}
 		}
 	}
 	if err := checkValues(e, prefix); err != nil {

@@ -64,6 +64,11 @@ func quietReason(r string) bool {
 var errMemoryBudget = &hogpipe.Error{Code: hogpipe.EUnavailable,
 	Message: "server is at its memory limit for requests in flight (--max-request-memory); retry"}
 
+// errClientMemory is returned when one client's bodies in flight would hold
+// more than its share of the budget (memBudget.perClient).
+var errClientMemory = &hogpipe.Error{Code: hogpipe.EUnavailable,
+	Message: "this client's uploads in flight hold its whole share of --max-request-memory; wait for answers before sending more"}
+
 // budgetWait is how long a request waits for room in the memory budget
 // before it is answered 503: long enough to ride out a burst of large
 // batches, short against PostHog's few-second request timeout.
@@ -77,13 +82,20 @@ type memBudget struct {
 	sem  *semaphore.Weighted
 	size int64
 	wait time.Duration
+	// perClient bounds the body bytes one client (by client key) holds at
+	// once: without it, a few clients' uploads stalled just short of
+	// their end held the whole budget for the read timeout, and every
+	// other request waited, then got 503. 0: no per-client share.
+	perClient int64
+	mu        sync.Mutex
+	clients   map[string]int64
 }
 
 func newMemBudget(size int64) *memBudget {
 	if size <= 0 {
 		return nil
 	}
-	return &memBudget{sem: semaphore.NewWeighted(size), size: size, wait: budgetWait}
+	return &memBudget{sem: semaphore.NewWeighted(size), size: size, wait: budgetWait, clients: map[string]int64{}}
 }
 
 // reservation is one request's share of the budget; a nil one reserves
@@ -92,13 +104,48 @@ type reservation struct {
 	b    *memBudget
 	ctx  context.Context
 	held int64
+	// key is the client the body bytes count against ("" for requests
+	// exempt from the per-client limits); body is how many they hold.
+	key  string
+	body int64
 }
 
-func (b *memBudget) start(ctx context.Context) *reservation {
+func (b *memBudget) start(ctx context.Context, key string) *reservation {
 	if b == nil {
 		return nil
 	}
-	return &reservation{b: b, ctx: ctx}
+	return &reservation{b: b, ctx: ctx, key: key}
+}
+
+// reserveBody takes n more bytes of body, within the client's share.
+func (r *reservation) reserveBody(n int64) error {
+	if r == nil || n <= 0 {
+		return nil
+	}
+	if r.key == "" || r.b.perClient <= 0 {
+		return r.reserve(n)
+	}
+	r.b.mu.Lock()
+	if r.b.clients[r.key]+n > r.b.perClient {
+		r.b.mu.Unlock()
+		return errClientMemory
+	}
+	r.b.clients[r.key] += n
+	r.b.mu.Unlock()
+	if err := r.reserve(n); err != nil {
+		r.b.unclaim(r.key, n)
+		return err
+	}
+	r.body += n
+	return nil
+}
+
+func (b *memBudget) unclaim(key string, n int64) {
+	b.mu.Lock()
+	if b.clients[key] -= n; b.clients[key] <= 0 {
+		delete(b.clients, key)
+	}
+	b.mu.Unlock()
 }
 
 // reserve takes n more bytes, waiting up to budgetWait for room.
@@ -122,6 +169,10 @@ func (r *reservation) reserve(n int64) error {
 }
 
 func (r *reservation) release() {
+	if r != nil && r.body > 0 {
+		r.b.unclaim(r.key, r.body)
+		r.body = 0
+	}
 	if r != nil && r.held > 0 {
 		r.b.sem.Release(r.held)
 		r.held = 0
@@ -203,7 +254,7 @@ func readAllBudgeted(w http.ResponseWriter, r *http.Request, limit int64, res *r
 			step = max(1, min(step, int(r.ContentLength)+1-len(buf)))
 		}
 		if need := int64(len(buf)+step) - reserved; need > 0 {
-			if err := res.reserve(need); err != nil {
+			if err := res.reserveBody(need); err != nil {
 				return fail(err)
 			}
 			reserved += need
@@ -398,13 +449,18 @@ func (s *Server) protect(next http.Handler) http.Handler {
 	}
 	perClient := newClientSlots(sec.MaxPerClient)
 	budget := newMemBudget(sec.MaxRequestMemory)
+	if budget != nil && perClient != nil {
+		// An eighth of the budget, but room for two whole bodies.
+		budget.perClient = min(budget.size, max(budget.size/8, 2*s.cfg.MaxBodyBytes))
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if exemptPaths[r.URL.Path] {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !isLocal(r) && (lim != nil || perClient != nil) {
-			key := clientKey(clientIP(r, sec.TrustedProxies), sec.IPv6Prefix)
+		var key string // the client, for the per-client limits; "" if exempt
+		if !s.local(r) && (lim != nil || perClient != nil) {
+			key = clientKey(clientIP(r, sec.TrustedProxies), sec.IPv6Prefix)
 			if lim != nil {
 				if ok, wait := lim.allow(key, time.Now()); !ok {
 					s.routeOf(r)
@@ -435,7 +491,10 @@ func (s *Server) protect(next http.Handler) http.Handler {
 			writeError(w, r, s.log, err)
 			return
 		}
-		res := budget.start(r.Context())
+		if perClient == nil {
+			key = ""
+		}
+		res := budget.start(r.Context(), key)
 		defer res.release()
 		if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
 			bp, err := readAllBudgeted(w, r, s.cfg.MaxBodyBytes, res, s.bodyCheck(r))
@@ -444,6 +503,12 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				closeUnread(w)
 				if errors.Is(err, errMemoryBudget) {
 					s.shedMemory(w, r)
+					return
+				}
+				if errors.Is(err, errClientMemory) {
+					w.Header().Set("Retry-After", retryAfterSeconds)
+					setRejectReason(r, reasonPerClient)
+					writeStatus(w, http.StatusTooManyRequests, reasonPerClient, errClientMemory.Message)
 					return
 				}
 				writeError(w, r, s.log, err)

@@ -18,23 +18,23 @@ import (
 func TestMemBudget(t *testing.T) {
 	b := newMemBudget(1000)
 	b.wait = 10 * time.Millisecond
-	a := b.start(context.Background())
+	a := b.start(context.Background(), "")
 	if err := a.reserve(600); err != nil {
 		t.Fatal(err)
 	}
-	c := b.start(context.Background())
+	c := b.start(context.Background(), "")
 	if err := c.reserve(500); !errors.Is(err, errMemoryBudget) {
 		t.Fatalf("over the budget: %v, want errMemoryBudget", err)
 	}
 	if err := c.reserve(400); err != nil {
 		t.Fatalf("within the budget: %v", err)
 	}
-	if err := b.start(context.Background()).reserve(1001); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
+	if err := b.start(context.Background(), "").reserve(1001); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
 		t.Fatalf("larger than the budget: %v", err)
 	}
 	a.release()
 	c.release()
-	if err := b.start(context.Background()).reserve(1000); err != nil {
+	if err := b.start(context.Background(), "").reserve(1000); err != nil {
 		t.Fatalf("after release: %v", err)
 	}
 }
@@ -43,7 +43,7 @@ func TestMemBudget(t *testing.T) {
 // body over the limit is refused without reading it when it says so.
 func TestReadAllBudgeted(t *testing.T) {
 	b := newMemBudget(10 << 20)
-	res := b.start(context.Background())
+	res := b.start(context.Background(), "")
 	body := strings.Repeat("x", 300_000)
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	bp, err := readAllBudgeted(httptest.NewRecorder(), r, 1<<20, res, nil)
@@ -57,7 +57,7 @@ func TestReadAllBudgeted(t *testing.T) {
 
 	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.ContentLength = -1
-	res = b.start(context.Background())
+	res = b.start(context.Background(), "")
 	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1<<20, res, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -67,12 +67,12 @@ func TestReadAllBudgeted(t *testing.T) {
 	res.release()
 
 	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
-	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background()), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
+	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background(), ""), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
 		t.Errorf("over the limit: %v", err)
 	}
 	r = httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.ContentLength = -1 // chunked: found out while reading
-	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background()), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
+	if _, err := readAllBudgeted(httptest.NewRecorder(), r, 1000, b.start(context.Background(), ""), nil); hogpipe.ErrorCode(err) != hogpipe.ETooLarge {
 		t.Errorf("chunked over the limit: %v", err)
 	}
 }

@@ -139,11 +139,20 @@ func (s *Server) handleTrainingData() http.Handler {
 				opt.Filter.Reasons = append(opt.Filter.Reasons, reason)
 			}
 		}
-		opt.DedupeContent = q.Get("dedupe-content") == "true" || q.Get("dedupe-content") == "1"
+		if v := q.Get("dedupe-content"); v != "" {
+			d, err := strconv.ParseBool(v)
+			if err != nil {
+				bad("dedupe-content", "say true or false")
+				return
+			}
+			opt.DedupeContent = d
+		}
 		var split *jsonl.Split
 		if v := q.Get("split"); v != "" {
 			frac, err := strconv.ParseFloat(v, 64)
-			if err != nil || frac <= 0 || frac >= 1 {
+			// Written so that NaN fails too: it compares false with
+			// everything, and split=NaN exported nothing with a 200.
+			if err != nil || !(frac > 0 && frac < 1) {
 				bad("split", "give the train share, e.g. 0.9")
 				return
 			}

@@ -12,12 +12,14 @@ import (
 // where a request comes from (Sec-Fetch-Site, Origin); the stdlib's
 // CrossOriginProtection reads them and lets safe methods, same-origin
 // requests and non-browser clients (no such headers) through.
+//
+// The cross-origin check comes first: a cross-site request is never local
+// (crosssite.go), so requireAdmin would refuse it too, but with a 401
+// asking for a token, where the truth is that no token makes a cross-site
+// browser write acceptable.
 func (s *Server) adminOnly(next http.Handler) http.Handler {
 	var cop http.CrossOriginProtection
 	admin := s.requireAdmin(next)
-	// The cross-origin check comes first: a cross-site request is not
-	// local either (so requireAdmin would answer 401), but 403 names what
-	// is actually wrong with it.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := cop.Check(r); err != nil {
 			setRejectReason(r, "cross_origin")

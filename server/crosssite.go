@@ -86,5 +86,5 @@ func errNotPreflighted() error {
 // with a credential configured it presented one). Capture from elsewhere
 // and --insecure webhooks are not trusted: anyone can send them.
 func (s *Server) trusted(r *http.Request, source hogpipe.Source) bool {
-	return isLocal(r) || (source == hogpipe.SourceWebhook && s.cfg.Security.WebhookAuthConfigured())
+	return s.local(r) || (source == hogpipe.SourceWebhook && s.cfg.Security.WebhookAuthConfigured())
 }

@@ -41,6 +41,12 @@ type Security struct {
 	// MaxRequestMemory bounds the bytes requests in flight hold (bodies,
 	// decompressed payloads, decoded values); 0: unbounded.
 	MaxRequestMemory int64
+	// DistrustLocal: no request counts as local (isLocal), whatever its
+	// peer and Host. Behind a tunnel or proxy on this machine that forwards
+	// without a proxy header (ssh -R, a raw TCP forwarder), every request
+	// arrives from a loopback peer with whatever Host its sender wrote, so
+	// "Host: localhost" would make anyone the operator.
+	DistrustLocal bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for the rate limit; from anyone else the header is
 	// ignored, since a client can send any header it likes.
@@ -92,6 +98,11 @@ func isLocal(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// local is isLocal unless the operator said no request is local.
+func (s *Server) local(r *http.Request) bool {
+	return !s.cfg.Security.DistrustLocal && isLocal(r)
+}
+
 func equalSecret(a, b string) bool {
 	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
@@ -109,7 +120,7 @@ func bearer(r *http.Request) string {
 func (s *Server) authorizeWebhook(r *http.Request, body []byte) error {
 	sec := s.cfg.Security
 	if !sec.WebhookAuthConfigured() {
-		if sec.Insecure || isLocal(r) {
+		if sec.Insecure || s.local(r) {
 			if !preflighted(r) {
 				return errNotPreflighted()
 			}
@@ -150,7 +161,7 @@ func (s *Server) authorizeWebhook(r *http.Request, body []byte) error {
 func (s *Server) requireAdmin(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := s.cfg.Security.AdminToken
-		if isLocal(r) || (tok != "" && equalSecret(bearer(r), tok)) {
+		if s.local(r) || (tok != "" && equalSecret(bearer(r), tok)) {
 			if r.Method != http.MethodGet && r.Method != http.MethodHead && !preflighted(r) {
 				writeError(w, r, s.log, errNotPreflighted())
 				return

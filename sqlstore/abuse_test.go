@@ -409,3 +409,50 @@ func TestStoreTrainingStatsAfterRewrite(t *testing.T) {
 		}
 	})
 }
+
+// A rewrite that stops part way (cancelled, the process killed) leaves
+// the counters agreeing with a recount: each batch of rewritten lines
+// resets them in its own transaction. Before, only the end of a complete
+// rewrite did, so the counters kept the old prompts and reasons for good.
+func TestStoreTrainingStatsAfterInterruptedRewrite(t *testing.T) {
+	backends(t, func(t *testing.T, open func(Options) *Store) {
+		ctx := context.Background()
+		hide := &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
+			return strings.ReplaceAll(s, "ada@example.com", "[EMAIL]"), []string{"email"}
+		}}
+		s := open(Options{Training: hide})
+		var evs []hogpipe.Event
+		for i := range 2100 {
+			evs = append(evs, ev(fmt.Sprintf("irw%d", i), hogpipe.EventGenerationFailed,
+				map[string]any{"input_prompt": fmt.Sprintf("mail ada@example.com %d", i%4), "failure_reason": "Timeout"}))
+		}
+		for i := 0; i < len(evs); i += 500 {
+			if _, err := s.Ingest(ctx, evs[i:min(i+500, len(evs))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.TrainingStats(ctx, 2); err != nil {
+			t.Fatal(err)
+		}
+		// The rewrite stops while it renders its second batch (2000 per batch).
+		rctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		rendered := 0
+		show := &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
+			if rendered++; rendered > 2000 {
+				cancel()
+			}
+			return s, nil
+		}}
+		if _, err := s.RewriteExamples(rctx, show); err == nil {
+			t.Fatal("the cancelled rewrite reports no error")
+		}
+		got, err := s.TrainingStats(ctx, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := recountTrainingStats(t, s, 4); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after an interrupted rewrite:\ngot  %+v\nwant %+v", got, want)
+		}
+	})
+}

@@ -16,6 +16,11 @@ type prepared struct {
 	e      *hogpipe.Event
 	props  string
 	person sql.NullString
+	// sent is the person the event arrived with (a webhook's), kept apart
+	// from e.Person, which attachPerson overwrites with the resolved one: a
+	// second run of the op (after a failed fast path) must start from what
+	// was sent, not from what a rolled-back first run computed.
+	sent   map[string]any
 	ts, rx string
 	// example is the training line for generation_failed events.
 	example *hogpipe.TrainingExample
@@ -23,7 +28,7 @@ type prepared struct {
 }
 
 func (s *Store) prepare(e *hogpipe.Event) (prepared, error) {
-	p := prepared{e: e, ts: hogpipe.FormatTime(e.Timestamp), rx: hogpipe.FormatTime(e.ReceivedAt)}
+	p := prepared{e: e, sent: e.Person, ts: hogpipe.FormatTime(e.Timestamp), rx: hogpipe.FormatTime(e.ReceivedAt)}
 	b, err := json.Marshal(e.Properties)
 	if err != nil {
 		return p, fmt.Errorf("encode properties: %w", err)
@@ -174,6 +179,7 @@ func (s *Store) attachPerson(t *txn, p *prepared) error {
 	if !needsPerson(e) {
 		return nil
 	}
+	e.Person = p.sent
 	person, err := t.resolvePerson(e)
 	if err != nil {
 		return err

@@ -110,7 +110,9 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 					return unavailable("rewrite training example", err)
 				}
 			}
-			return nil
+			// In the same transaction, so a rewrite that stops part way
+			// (cancelled, killed) cannot leave counters of the old lines.
+			return t.resetTrainingStats()
 		})
 		if err != nil {
 			return n, err

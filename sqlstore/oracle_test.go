@@ -27,6 +27,7 @@ import (
 //   - Anything else stored nothing (events, examples, persons, emails).
 //   - No input gets a 5xx from a healthy store: a 5xx here means a value
 //     got in that the store cannot hold or read back.
+//   - No person, stored or copied into an event, is past MaxPersonBytes.
 //   - After every input, every export format (plain, deduplicated, split)
 //     and the stats still answer 200 with whole, parseable lines.
 // FuzzIngestOracle drives it with arbitrary bodies over SQLite;
@@ -104,7 +105,12 @@ func (o *oracle) do(method, target, contentType string, body []byte) *httptest.R
 	return w
 }
 
-type tally struct{ events, examples, persons, emails int64 }
+type tally struct {
+	events, examples, persons, emails int64
+	// people is every person's properties: a refused request must not
+	// change an existing person either.
+	people string
+}
 
 func (o *oracle) tally(t testing.TB) tally {
 	t.Helper()
@@ -117,6 +123,20 @@ func (o *oracle) tally(t testing.TB) tally {
 			t.Fatalf("count %s: %v", q.table, err)
 		}
 	}
+	rows, err := o.s.r.QueryContext(context.Background(), `SELECT distinct_id, properties FROM persons ORDER BY distinct_id`)
+	if err != nil {
+		t.Fatalf("read persons: %v", err)
+	}
+	defer rows.Close()
+	var people strings.Builder
+	for rows.Next() {
+		var id, props string
+		if err := rows.Scan(&id, &props); err != nil {
+			t.Fatalf("read persons: %v", err)
+		}
+		fmt.Fprintf(&people, "%q=%s\n", id, props)
+	}
+	c.people = people.String()
 	return c
 }
 
@@ -148,14 +168,38 @@ type ingestResult struct {
 		ID        string `json:"id"`
 		Duplicate bool   `json:"duplicate"`
 	} `json:"events"`
+	Rejected []struct {
+		Index int    `json:"index"`
+		Error string `json:"error"`
+	} `json:"rejected"`
 	Code  string `json:"code"`
 	Error string `json:"error"`
+}
+
+// sentEvents is how many events a JSON body holds as a reader of the JSON
+// sees it: the items of a capture envelope's batch or of an array, else
+// one; -1 when the body is not JSON (the route may still read a form).
+func sentEvents(body []byte, capture bool) int {
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return -1
+	}
+	switch v := v.(type) {
+	case []any:
+		return len(v)
+	case map[string]any:
+		if b, ok := v["batch"].([]any); ok && capture {
+			return len(b)
+		}
+	}
+	return 1
 }
 
 // check sends body on route and asserts the oracle's properties.
 func (o *oracle) check(t testing.TB, route int, body []byte) {
 	t.Helper()
 	o.checkIngest(t, route, body)
+	o.checkPersonBound(t)
 	o.checkReads(t, o.tally(t).examples)
 }
 
@@ -210,6 +254,20 @@ func (o *oracle) checkIngest(t testing.TB, route int, body []byte) {
 			if err := json.Unmarshal(g.Body.Bytes(), &out); err != nil || out.Event.ID != r.id {
 				t.Fatalf("%s: GET /api/events/%s answered %q (%v)", rt.name, r.id, g.Body.String(), err)
 			}
+		}
+		// Every event sent is accounted for: acknowledged, or listed as
+		// rejected (capture stores a batch's good events, as PostHog does),
+		// each index once. Nothing may vanish from a 2xx unmentioned.
+		seen := map[int]bool{}
+		for _, r := range res.Rejected {
+			if seen[r.Index] || r.Index < 0 || r.Error == "" {
+				t.Fatalf("%s: rejected list %+v repeats an index or gives no reason\nbody: %q", rt.name, res.Rejected, body)
+			}
+			seen[r.Index] = true
+		}
+		if n := sentEvents(body, strings.HasPrefix(rt.name, "capture")); n >= 0 && len(results)+len(res.Rejected) != n {
+			t.Fatalf("%s: %d events sent, %d acknowledged and %d rejected: %s\nbody: %q",
+				rt.name, n, len(results), len(res.Rejected), w.Body.String(), body)
 		}
 		if after.events-before.events != fresh {
 			t.Fatalf("%s: answer calls %d events new, store gained %d: %s\nbody: %q", rt.name, fresh, after.events-before.events, w.Body.String(), body)
@@ -327,6 +385,7 @@ var hostileValues = []string{
 	`"\u0000"`, `"a\u0000b"`, `"\u2028\u2029"`, `"\ud800"`, `"\udfff\ud800"`, `"\ud83d\ude00 emoji"`,
 	`"\\u0000"`, `"\"\\/\b\f\n\r\t"`, `"\u001f\u007f\u0080\u00ff"`, `"<script>&amp;"`, `"\ufeff"`, `"\uffff"`,
 	`1e999`, `-1e999`, `1e308`, `-1e308`, `1.7976931348623157e308`, `1.8e308`, `4.9e-324`, `1e-400`, `-0`, `0.1`,
+	`1e-99999999999`, `0e99999999999`, `-0.0e-0`, `1E+308`, `0.1e-400`, `1e-20000`, `"\ufffe"`,
 	`12345678901234567891`, `-98765432109876543210`, `9007199254740993`,
 	`123456789012345678901234567890123456789012345678901234567890`,
 	`[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]`,

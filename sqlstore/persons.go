@@ -55,6 +55,16 @@ func (t *txn) resolvePerson(e *hogpipe.Event) (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encode person: %w", err)
 		}
+		if len(b) > hogpipe.MaxPersonBytes {
+			// Keep the person as it was (see MaxPersonBytes); the event
+			// itself is stored.
+			t.s.log.Warn("person properties past their bound: this event's $set is not applied",
+				"event", e.UUID, "bytes", len(b), "max", hogpipe.MaxPersonBytes)
+			if !found {
+				return nil, nil
+			}
+			return before, nil
+		}
 		if _, err := t.Exec(`INSERT INTO persons (distinct_id, properties, updated_at) VALUES (?, ?, ?)
 			ON CONFLICT (distinct_id) DO UPDATE SET properties = excluded.properties, updated_at = excluded.updated_at`,
 			e.DistinctID, string(b), hogpipe.FormatTime(e.ReceivedAt)); err != nil {

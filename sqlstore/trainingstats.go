@@ -93,6 +93,11 @@ func (t *txn) foldTrainingStats(limit int) (more bool, err error) {
 			Prompt string `json:"input_prompt"`
 		}
 		json.Unmarshal([]byte(line), &l) // the store wrote the line: it parses
+		// A line stored before U+0000 was refused at the door (or imported)
+		// may hold one; PostgreSQL's text cannot, and one such prompt
+		// would fail every fold, so the statistics forever. It shows as
+		// U+FFFD, as in the SQL reads of lines (pgLineJSON).
+		l.Prompt = strings.ReplaceAll(l.Prompt, "\x00", "\uFFFD")
 		reasons[reason]++
 		days[day]++
 		sum := sha256.Sum256([]byte(l.Prompt))

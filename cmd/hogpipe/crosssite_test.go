@@ -44,6 +44,8 @@ func TestCrossSiteRequestsAreRefused(t *testing.T) {
 		{"no Content-Type at all", gf, gfBody("xs9", "planted"), []string{"Content-Type", ""}, 415},
 		{"email through the operator's Mailgun", fu, featureBody("xs10", "victim@example.org"), []string{"Content-Type", "text/plain", "Origin", "https://evil.example"}, 401},
 		{"email, old browser", fu, featureBody("xs11", "victim@example.org"), []string{"Content-Type", "text/plain"}, 415},
+		// Admin writes from another site: 403 naming the cross-origin
+		// request (server/crossorigin.go), before any token question.
 		{"replay from another site", replay, "", []string{"Content-Type", "text/plain", "Origin", "https://evil.example"}, 403},
 		{"replay, old browser", replay, "", []string{"Content-Type", "text/plain"}, 415},
 		{"replay, Sec-Fetch-Site", replay, "", []string{"Sec-Fetch-Site", "cross-site"}, 403},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"os"
@@ -14,7 +15,7 @@ import (
 // flag, an environment variable, or a file (…_FILE), and are never logged.
 type securityConfig struct {
 	signingSecret, webhookSecret, adminToken secretFlag
-	insecure                                 bool
+	insecure, trustLocal                     bool
 	rate                                     float64
 	burst, maxInFlight                       int
 	trustedProxies                           string
@@ -61,6 +62,9 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 	c.adminToken.register(fs, "admin-token", "HOGPIPE_ADMIN_TOKEN",
 		"token for the read API (/api/…) from anywhere but this machine")
 	fs.BoolVar(&c.insecure, "insecure", "HOGPIPE_INSECURE", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
+	fs.BoolVar(&c.trustLocal, "trust-local", "HOGPIPE_TRUST_LOCAL", true,
+		"treat requests from this machine (loopback peer and Host, no proxy header) as the operator's: no admin token, webhooks without "+
+			"authentication, real emails from capture, no per-client limits; set false behind a tunnel or proxy that sends no X-Forwarded-For (ssh -R)")
 	fs.Float64Var(&c.rate, "rate-limit", "HOGPIPE_RATE_LIMIT", 200, "requests per second per client IP (0: off); local requests are not limited")
 	fs.IntVar(&c.burst, "rate-burst", "HOGPIPE_RATE_BURST", 400, "burst per client IP above --rate-limit")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", "HOGPIPE_MAX_IN_FLIGHT", 1024, "concurrent requests (counted once their body is read) before shedding load with 503")
@@ -101,12 +105,17 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
 		return sec, usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
 	}
+	if math.IsNaN(c.rate) || math.IsInf(c.rate, 0) {
+		// NaN passed the check below and turned the rate limit off.
+		return sec, usagef("--rate-limit %v: give requests per second, e.g. 200 (0: off)", c.rate)
+	}
 	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 || c.maxPerClient < 0 || c.rateClients < 0 || c.maxRequestMemory < 0 {
 		return sec, usagef("--rate-limit, --rate-burst, --max-in-flight, --max-per-client, --rate-limit-clients and --max-request-memory cannot be negative")
 	}
 	if c.ipv6Prefix < 1 || c.ipv6Prefix > 128 {
 		return sec, usagef("--ipv6-prefix %d: give a prefix length from 1 to 128 (64 is one subscriber's network)", c.ipv6Prefix)
 	}
+	sec.DistrustLocal = !c.trustLocal
 	sec.Insecure, sec.RatePerClient, sec.RateBurst, sec.MaxInFlight = c.insecure, c.rate, c.burst, c.maxInFlight
 	sec.MaxPerClient, sec.RateClients, sec.IPv6Prefix, sec.MaxRequestMemory = c.maxPerClient, c.rateClients, c.ipv6Prefix, int64(c.maxRequestMemory)
 	for _, p := range splitList(c.trustedProxies) {
@@ -129,7 +138,9 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		}
 		stdout("WARNING: --insecure: webhooks from anywhere are accepted without authentication")
 	}
-	if !sec.WebhookAuthConfigured() && loopbackAddr(addr) {
+	if !sec.WebhookAuthConfigured() && loopbackAddr(addr) && !c.insecure && sec.DistrustLocal {
+		stdout("webhooks: no authentication configured and --trust-local=false, so every webhook is refused; set HOGPIPE_WEBHOOK_SECRET")
+	} else if !sec.WebhookAuthConfigured() && loopbackAddr(addr) {
 		stdout("webhooks: no authentication configured, so only requests from this machine are accepted; " +
 			"set HOGPIPE_WEBHOOK_SECRET before exposing hogpipe through a tunnel")
 	}

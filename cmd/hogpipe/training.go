@@ -268,7 +268,7 @@ func (r exportRequest) options() (jsonl.Options, error) {
 		return opt, usagef("--until %q: %v", r.until, err)
 	}
 	opt.Filter.Reasons = splitList(strings.ToLower(r.reasons))
-	if r.split < 0 || r.split >= 1 {
+	if !(r.split >= 0 && r.split < 1) { // NaN fails too
 		return opt, usagef("--split %v: give the train share, e.g. 0.9", r.split)
 	}
 	return opt, nil
