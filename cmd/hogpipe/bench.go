@@ -29,7 +29,7 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	dur := fs.Duration("duration", "HOGPIPE_BENCH_DURATION", 10*time.Second, "how long each measurement runs")
 	target := fs.String("url", "HOGPIPE_BENCH_URL", "", "measure this running hogpipe instead of starting one (base URL)")
 	logLevel := fs.String("log-level", "HOGPIPE_BENCH_LOG_LEVEL", "info", "log level of the hogpipe started for the run (logs are discarded)")
-	cpuProfile := fs.String("cpuprofile", "HOGPIPE_BENCH_CPUPROFILE", "", "write a CPU profile of the hogpipe measurement (with abuse: the whole process, attackers included) to this file")
+	cpuProfile := fs.String("cpuprofile", "HOGPIPE_BENCH_CPUPROFILE", "", "write a CPU profile of the hogpipe measurement (with abuse: the well-formed clients' process) to this file")
 	scenario := fs.String("scenario", "HOGPIPE_BENCH_SCENARIO", "ingest", "ingest (throughput and latency) or abuse (well-formed traffic beside hostile clients)")
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
@@ -40,7 +40,7 @@ func runBench(ctx context.Context, args []string, env *environment) error {
 	switch *scenario {
 	case "ingest":
 	case "abuse":
-		return runAbuse(ctx, env, *dur, *cpuProfile)
+		return runAbuse(ctx, env, *dur, *target, *cpuProfile)
 	default:
 		return usagef("--scenario %q: use ingest or abuse", *scenario)
 	}
