@@ -1,11 +1,14 @@
 // Command noop is the baseline for bench/wrk.sh: a net/http server that
-// reads the body and answers like hogpipe does, doing nothing else.
+// reads the body and answers like hogpipe does, doing nothing else (the
+// handler of internal/noop, which "hogpipe bench" uses too).
 package main
 
 import (
-	"io"
+	"fmt"
 	"net/http"
 	"os"
+
+	"github.com/hogpipe/hogpipe/internal/noop"
 )
 
 func main() {
@@ -13,9 +16,8 @@ func main() {
 	if len(os.Args) > 1 {
 		addr = os.Args[1]
 	}
-	http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"status":"ok","id":"x","duplicate":false}` + "\n"))
-	}))
+	if err := http.ListenAndServe(addr, noop.Handler()); err != nil {
+		fmt.Fprintln(os.Stderr, "noop:", err)
+		os.Exit(1)
+	}
 }

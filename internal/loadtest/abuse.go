@@ -1,4 +1,4 @@
-package main
+package loadtest
 
 import (
 	"bufio"
@@ -26,11 +26,11 @@ import (
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
-// abuseRoleEnv selects the attackers' half of the abuse scenario: the
-// parent starts "hogpipe bench --scenario abuse --url URL" again with this
-// set to "attack". It is internal (not a flag) because nobody but the
-// parent has a reason to set it.
-const abuseRoleEnv = "HOGPIPE_BENCH_ROLE"
+// RoleEnv selects the attackers' half of the abuse scenario: Abuse.Run
+// starts "hogpipe bench --scenario abuse --url URL" again with this set to
+// "attack", and that command then calls Attack. It is internal (not a flag)
+// because nobody but the parent has a reason to set it.
+const RoleEnv = "HOGPIPE_BENCH_ROLE"
 
 // abuseSecret is the webhook secret of the server the scenario starts.
 const abuseSecret = "abuse-test-secret-0123456789"
@@ -42,7 +42,26 @@ type abuseCounts struct {
 	Junk, Junk4xx, Junk503, Uploads, Upload429 int64
 }
 
-// runAbuse is "hogpipe bench --scenario abuse": well-formed webhook traffic
+// Abuse is the abuse scenario's settings.
+type Abuse struct {
+	// Exe is the hogpipe binary the scenario starts as "hogpipe serve" and
+	// as the attackers ("hogpipe bench" with RoleEnv=attack); empty means
+	// this program, which is hogpipe when "hogpipe bench" runs it.
+	Exe        string
+	Duration   time.Duration // of the measurement under attack
+	CPUProfile string        // file for a CPU profile of the well-formed clients' process
+}
+
+// Attack is the attackers' process of the abuse scenario: it prints
+// "attacking", runs every hostile client against url until dur has passed,
+// and writes what they saw to w as one JSON line for the parent.
+func Attack(ctx context.Context, url, secret string, dur time.Duration, w io.Writer) error {
+	fmt.Fprintln(w, "attacking")
+	c := attack(ctx, strings.TrimSuffix(url, "/"), secret, time.Now().Add(dur))
+	return json.NewEncoder(w).Encode(c)
+}
+
+// Run is "hogpipe bench --scenario abuse": well-formed webhook traffic
 // from a few clients under their rate limit, while other clients flood
 // above theirs, hold slowloris connections, post oversized bodies, keep 40
 // junk capture bodies of 1 MiB ([0,0,0,…], no token) in flight, and one
@@ -51,8 +70,8 @@ type abuseCounts struct {
 // the store, that every event it got a 200 for is there.
 //
 // The three parts run as three processes: hogpipe serve (a child), the
-// attackers (a second child, this command with abuseRoleEnv=attack) and the
-// well-formed clients (this process). In one process the attackers' own
+// attackers (a second child: Exe as "hogpipe bench" with RoleEnv=attack,
+// which calls Attack) and the well-formed clients (this process). In one process the attackers' own
 // megabyte socket writes took ~42% of the CPU and the well-formed latency
 // measured the load generator's scheduling rather than hogpipe. With
 // taskset on PATH and at least 2 CPUs, both load processes are pinned to
@@ -63,22 +82,14 @@ type abuseCounts struct {
 //
 // Each client dials from its own loopback address (127.0.0.x) and names a
 // public Host, so hogpipe treats it as a remote client with its own bucket.
-func runAbuse(ctx context.Context, env *environment, dur time.Duration, target, cpuProfile string) error {
-	if env.getenv(abuseRoleEnv) == "attack" {
-		if target == "" {
-			return usagef("%s=attack needs --url", abuseRoleEnv)
+func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
+	dur, cpuProfile := ab.Duration, ab.CPUProfile
+	exe := ab.Exe
+	if exe == "" {
+		var err error
+		if exe, err = os.Executable(); err != nil {
+			return fmt.Errorf("abuse: finding this program to start its parts: %w", err)
 		}
-		secret := env.getenv("HOGPIPE_WEBHOOK_SECRET")
-		fmt.Fprintln(env.stdout, "attacking")
-		c := attack(ctx, strings.TrimSuffix(target, "/"), secret, time.Now().Add(dur))
-		return json.NewEncoder(env.stdout).Encode(c)
-	}
-	if target != "" {
-		return usagef("--scenario abuse starts its own hogpipe (it needs the store afterwards); --url is not used")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("abuse: finding this program to start its parts: %w", err)
 	}
 	pin := ""
 	if p, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
@@ -99,7 +110,7 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration, target, 
 		return exec.CommandContext(ctx, argv[0], argv[1:]...)
 	}
 	childEnv := append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
-		return strings.HasPrefix(kv, abuseRoleEnv+"=") || strings.HasPrefix(kv, "HOGPIPE_WEBHOOK_SECRET=")
+		return strings.HasPrefix(kv, RoleEnv+"=") || strings.HasPrefix(kv, "HOGPIPE_WEBHOOK_SECRET=")
 	}), "HOGPIPE_WEBHOOK_SECRET="+abuseSecret)
 
 	// The server.
@@ -163,7 +174,7 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration, target, 
 	// sees them at full strength from its first request to its last.
 	const settle = time.Second
 	att := withPin("1", true, exe, "bench", "--scenario", "abuse", "--url", url, "--duration", (dur + 2*settle).String())
-	att.Env = append(childEnv, abuseRoleEnv+"=attack")
+	att.Env = append(childEnv, RoleEnv+"=attack")
 	var attLog bytes.Buffer
 	att.Stderr = &attLog
 	attOut, err := att.StdoutPipe()
@@ -253,7 +264,6 @@ func runAbuse(ctx context.Context, env *environment, dur time.Duration, target, 
 		}
 	}
 	p, pb := pct(lat), pct(baseLat)
-	w := env.stdout
 	fmt.Fprintf(w, "abuse scenario, %s; server, attackers and well-formed clients in 3 processes; %s\n", dur, pinned)
 	fmt.Fprintf(w, "well-formed alone first (%s, control): %d acknowledged, %d errors, p50 %s, p99 %s, max %s\n",
 		baseDur, len(baseAcked), baseErrs, pb(0.5), pb(0.99), pb(1))
