@@ -191,6 +191,9 @@ func (s *Server) handleReplayEmails() http.Handler {
 			v = string(hogpipe.EmailFailed)
 		}
 		state, err := hogpipe.ParseEmailState(v)
+		if err == nil {
+			err = hogpipe.CheckReplay(state, false) // the store checks too; here it is a bad parameter
+		}
 		if err != nil {
 			writeError(w, r, s.log, asParam("state", err))
 			return
