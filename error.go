@@ -5,21 +5,46 @@ import (
 	"fmt"
 )
 
-// Error codes, mapped to HTTP statuses in one place (server/json.go) so the
-// domain never speaks HTTP.
+// Error codes: every code hogpipe answers with, each with exactly one HTTP
+// status, mapped in one place (server/json.go statusOf) so the domain never
+// speaks HTTP. A code not listed here is a bug (server tests check it).
 const (
-	EInvalid      = "invalid"      // well-formed input that is not a usable event → 422
-	EMalformed    = "malformed"    // input that does not parse → 400
-	ETooLarge     = "too_large"    // input over a configured limit → 413
+	EMalformed = "malformed" // a body that does not parse → 400
+	// EBadParameter: a query or path parameter that does not parse or is
+	// out of range (limit=abc, split=NaN, state=lost); field names it → 400.
+	// Unlike EInvalid it is about the request's URL, never an event.
+	EBadParameter = "bad_parameter"
 	EUnauthorized = "unauthorized" // missing or wrong credentials → 401
-	EUnavailable  = "unavailable"  // transient: the caller should retry → 503
-	ENotFound     = "not_found"    // → 404
-	ERejected     = "rejected"     // authentic in form but never acceptable (stale, replayed): do not retry → 406
+	// EForbidden: a credential that is there but forged (an unsubscribe
+	// token with a wrong MAC) → 403.
+	EForbidden = "forbidden"
+	// ECrossOrigin: a browser write from another site to the admin API → 403.
+	ECrossOrigin      = "cross_origin"
+	ENotFound         = "not_found"          // → 404
+	EMethodNotAllowed = "method_not_allowed" // → 405, with Allow
+	ERejected         = "rejected"           // authentic in form but never acceptable (stale, replayed): do not retry → 406
+	EExpired          = "expired"            // a signed link past its expiry → 410
+	ETooLarge         = "too_large"          // input over a configured limit → 413
 	// EUnsupportedMedia: a body type a cross-site form could send, where
 	// hogpipe wants one only a same-origin script can → 415.
-	EUnsupportedMedia = "unsupported_media_type"
-	EInternal         = "internal" // a bug → 500
+	EUnsupportedMedia  = "unsupported_media_type"
+	EInvalid           = "invalid"            // a well-formed body that is not a usable event → 422
+	ERateLimited       = "rate_limited"       // a client over --rate-limit → 429 + Retry-After
+	EClientConcurrency = "client_concurrency" // a client over --max-per-client or its memory share → 429 + Retry-After
+	EInternal          = "internal"           // a bug → 500
+	EUnavailable       = "unavailable"        // transient: the caller should retry → 503
+	EOverloaded        = "overloaded"         // at --max-concurrent → 503
+	EMemoryBudget      = "memory_budget"      // --max-request-memory full → 503
+	ENotReady          = "not_ready"          // /readyz, or a request before startup finished → 503
+	EShuttingDown      = "shutting_down"      // /readyz while draining → 503
 )
+
+// Codes returns every error code, for tests and documentation.
+func Codes() []string {
+	return []string{EMalformed, EBadParameter, EUnauthorized, EForbidden, ECrossOrigin, ENotFound,
+		EMethodNotAllowed, ERejected, EExpired, ETooLarge, EUnsupportedMedia, EInvalid, ERateLimited,
+		EClientConcurrency, EInternal, EUnavailable, EOverloaded, EMemoryBudget, ENotReady, EShuttingDown}
+}
 
 // Error is an error a caller can act on: a code, a human message and, where
 // the problem is one field of the input, that field's path.

@@ -44,10 +44,12 @@ var exemptPaths = map[string]bool{"/healthz": true, "/readyz": true, "/metrics":
 // Reasons for shedding a request, logged at debug level only: under a flood
 // a log line per refusal would amplify the attack. Metrics count them.
 const (
-	reasonRateLimited   = "rate_limited"
-	reasonOverloaded    = "overloaded"
-	reasonPerClient     = "client_concurrency"
-	reasonMemoryBudget  = "memory_budget"
+	reasonRateLimited  = hogpipe.ERateLimited
+	reasonOverloaded   = hogpipe.EOverloaded
+	reasonPerClient    = hogpipe.EClientConcurrency
+	reasonMemoryBudget = hogpipe.EMemoryBudget
+	// reasonEventsRefused is not an error code: the batch was answered
+	// 200 with some events listed as rejected.
 	reasonEventsRefused = "events_rejected"
 )
 
@@ -467,7 +469,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 					closeUnread(w)
 					w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
 					setRejectReason(r, reasonRateLimited)
-					writeStatus(w, http.StatusTooManyRequests, reasonRateLimited, "too many requests from this client; slow down")
+					writeCode(w, hogpipe.ERateLimited, "too many requests from this client; slow down")
 					return
 				}
 			}
@@ -477,7 +479,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 					closeUnread(w)
 					w.Header().Set("Retry-After", retryAfterSeconds)
 					setRejectReason(r, reasonPerClient)
-					writeStatus(w, http.StatusTooManyRequests, reasonPerClient,
+					writeCode(w, hogpipe.EClientConcurrency,
 						"too many concurrent requests from this client (--max-per-client); wait for answers before sending more")
 					return
 				}
@@ -508,7 +510,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				if errors.Is(err, errClientMemory) {
 					w.Header().Set("Retry-After", retryAfterSeconds)
 					setRejectReason(r, reasonPerClient)
-					writeStatus(w, http.StatusTooManyRequests, reasonPerClient, errClientMemory.Message)
+					writeCode(w, hogpipe.EClientConcurrency, errClientMemory.Message)
 					return
 				}
 				writeError(w, r, s.log, err)
@@ -529,7 +531,7 @@ func (s *Server) protect(next http.Handler) http.Handler {
 				s.routeOf(r)
 				w.Header().Set("Retry-After", retryAfterSeconds)
 				setRejectReason(r, reasonOverloaded)
-				writeStatus(w, http.StatusServiceUnavailable, reasonOverloaded, "server is at its concurrent request limit; retry")
+				writeCode(w, hogpipe.EOverloaded, "server is at its concurrent request limit; retry")
 				return
 			}
 		}
@@ -601,5 +603,5 @@ func isCapturePath(p string) bool {
 func (s *Server) shedMemory(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Retry-After", retryAfterSeconds)
 	setRejectReason(r, reasonMemoryBudget)
-	writeStatus(w, http.StatusServiceUnavailable, reasonMemoryBudget, errMemoryBudget.Message)
+	writeCode(w, hogpipe.EMemoryBudget, errMemoryBudget.Message)
 }

@@ -3,8 +3,6 @@ package server
 import (
 	"io"
 	"net/http"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -50,14 +48,10 @@ func (s *Server) handleEvent() http.Handler {
 // handleEventsPerMinute answers GET /api/events-per-minute?minutes=30.
 func (s *Server) handleEventsPerMinute() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		minutes := 30
-		if v := r.URL.Query().Get("minutes"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 24*60 {
-				writeStatus(w, http.StatusBadRequest, "invalid", "minutes: must be a number from 1 to 1440")
-				return
-			}
-			minutes = n
+		minutes, err := queryInt(r.URL.Query(), "minutes", 30, 1, 24*60)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
 		}
 		from := s.now().Add(-time.Duration(minutes-1) * time.Minute)
 		counts, err := s.store.EventsPerMinute(r.Context(), from)
@@ -75,14 +69,10 @@ func (s *Server) handleEventsPerMinute() http.Handler {
 // handleEvents answers GET /api/events?limit=N: the latest events.
 func (s *Server) handleEvents() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := 50
-		if v := r.URL.Query().Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				writeStatus(w, http.StatusBadRequest, "invalid", "limit: must be a number from 1 to 1000")
-				return
-			}
-			limit = n
+		limit, err := queryInt(r.URL.Query(), "limit", 50, 1, 1000)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
 		}
 		evs, err := s.store.RecentEvents(r.Context(), limit)
 		if err != nil {
@@ -105,60 +95,45 @@ func (s *Server) handleEvents() http.Handler {
 func (s *Server) handleTrainingData() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
-		bad := func(field, msg string) {
-			writeError(w, r, s.log, hogpipe.FieldError(field, "%s", msg))
-		}
+		fail := func(err error) { writeError(w, r, s.log, err) }
 		out := newDeadlineWriter(w, s.cfg.WriteTimeout)
-		opt := jsonl.Options{Format: q.Get("format")}
-		if opt.Format == "" {
-			opt.Format = jsonl.FormatV1
-		}
-		if !slices.Contains(jsonl.Formats, opt.Format) {
-			bad("format", "use one of "+strings.Join(jsonl.Formats, ", "))
+		var opt jsonl.Options
+		var err error
+		if opt.Format, err = queryOneOf(q, "format", jsonl.FormatV1, jsonl.Formats); err != nil {
+			fail(err)
 			return
 		}
-		for _, f := range []struct {
-			name string
-			dst  *time.Time
-		}{{"since", &opt.Filter.Since}, {"until", &opt.Filter.Until}} {
-			v := q.Get(f.name)
-			if v == "" {
-				continue
-			}
-			t, err := time.Parse("2006-01-02", v)
-			if err != nil {
-				if t, err = time.Parse(time.RFC3339, v); err != nil {
-					bad(f.name, "use a day (2026-11-28) or an RFC 3339 time")
-					return
-				}
-			}
-			*f.dst = t
+		if opt.Filter.Since, err = queryTime(q, "since"); err != nil {
+			fail(err)
+			return
+		}
+		if opt.Filter.Until, err = queryTime(q, "until"); err != nil {
+			fail(err)
+			return
 		}
 		for _, reason := range strings.Split(strings.ToLower(q.Get("reason")), ",") {
 			if reason = strings.TrimSpace(reason); reason != "" {
 				opt.Filter.Reasons = append(opt.Filter.Reasons, reason)
 			}
 		}
-		if v := q.Get("dedupe-content"); v != "" {
-			d, err := strconv.ParseBool(v)
-			if err != nil {
-				bad("dedupe-content", "say true or false")
-				return
-			}
-			opt.DedupeContent = d
+		if opt.DedupeContent, err = queryBool(q, "dedupe-content", false); err != nil {
+			fail(err)
+			return
 		}
 		var split *jsonl.Split
-		if v := q.Get("split"); v != "" {
-			frac, err := strconv.ParseFloat(v, 64)
-			// Written so that NaN fails too: it compares false with
-			// everything, and split=NaN exported nothing with a 200.
-			if err != nil || !(frac > 0 && frac < 1) {
-				bad("split", "give the train share, e.g. 0.9")
+		frac, ok, err := queryFraction(q, "split", "give the train share, e.g. 0.9")
+		if err != nil {
+			fail(err)
+			return
+		}
+		if ok {
+			if q.Get("part") == "" {
+				fail(paramError("part", "with split, say part=train or part=validation"))
 				return
 			}
-			part := q.Get("part")
-			if part != "train" && part != "validation" {
-				bad("part", "with split, say part=train or part=validation")
+			part, err := queryOneOf(q, "part", "", []string{"train", "validation"})
+			if err != nil {
+				fail(err)
 				return
 			}
 			split = &jsonl.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
@@ -187,19 +162,15 @@ func (s *Server) handleEmails() http.Handler {
 		if v := q.Get("state"); v != "" {
 			st, err := hogpipe.ParseEmailState(v)
 			if err != nil {
-				writeError(w, r, s.log, err)
+				writeError(w, r, s.log, asParam("state", err))
 				return
 			}
 			state = st
 		}
-		limit := 100
-		if v := q.Get("limit"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 1000 {
-				writeStatus(w, http.StatusBadRequest, "invalid", "limit: must be a number from 1 to 1000")
-				return
-			}
-			limit = n
+		limit, err := queryInt(q, "limit", 100, 1, 1000)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
 		}
 		emails, err := s.store.ListEmails(r.Context(), state, limit)
 		if err != nil {
@@ -220,8 +191,11 @@ func (s *Server) handleReplayEmails() http.Handler {
 			v = string(hogpipe.EmailFailed)
 		}
 		state, err := hogpipe.ParseEmailState(v)
+		if err == nil {
+			err = hogpipe.CheckReplay(state, false) // the store checks too; here it is a bad parameter
+		}
 		if err != nil {
-			writeError(w, r, s.log, err)
+			writeError(w, r, s.log, asParam("state", err))
 			return
 		}
 		n, err := s.store.ReplayEmails(r.Context(), state, s.now(), false)
@@ -236,14 +210,10 @@ func (s *Server) handleReplayEmails() http.Handler {
 // handleTrainingStats answers GET /api/training-stats?top=10.
 func (s *Server) handleTrainingStats() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		top := 10
-		if v := r.URL.Query().Get("top"); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100 {
-				writeStatus(w, http.StatusBadRequest, "invalid", "top: must be a number from 1 to 100")
-				return
-			}
-			top = n
+		top, err := queryInt(r.URL.Query(), "top", 10, 1, 100)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
 		}
 		st, err := s.store.TrainingStats(r.Context(), top)
 		if err != nil {

@@ -2,6 +2,8 @@ package server
 
 import (
 	"net/http"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 // adminOnly guards the admin API: requireAdmin, and no writes from
@@ -22,8 +24,8 @@ func (s *Server) adminOnly(next http.Handler) http.Handler {
 	admin := s.requireAdmin(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := cop.Check(r); err != nil {
-			setRejectReason(r, "cross_origin")
-			writeStatus(w, http.StatusForbidden, "cross_origin",
+			setRejectReason(r, hogpipe.ECrossOrigin)
+			writeCode(w, hogpipe.ECrossOrigin,
 				"cross-origin "+r.Method+" refused: the admin API takes writes only from this server's own pages or from non-browser clients")
 			return
 		}

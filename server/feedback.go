@@ -78,8 +78,8 @@ func (s *Server) methods(mux *http.ServeMux, path string, hs map[string]http.Han
 			return
 		}
 		w.Header().Set("Allow", strings.Join(allow, ", "))
-		setRejectReason(r, "method_not_allowed")
-		writeStatus(w, http.StatusMethodNotAllowed, "method_not_allowed", r.Method+" is not allowed here; use "+strings.Join(allow, " or "))
+		setRejectReason(r, hogpipe.EMethodNotAllowed)
+		writeCode(w, hogpipe.EMethodNotAllowed, r.Method+" is not allowed here; use "+strings.Join(allow, " or "))
 	}))
 }
 
@@ -117,29 +117,29 @@ func wantsHTML(r *http.Request) bool { return strings.Contains(r.Header.Get("Acc
 func (s *Server) handleUnsubscribe() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		html := r.Method != http.MethodPost || wantsHTML(r)
-		fail := func(status int, code, msg string) {
+		fail := func(code, msg string) {
 			setRejectReason(r, code)
 			if html {
-				writePage(w, status, pageData{Title: "This link does not work", State: "error", Message: msg})
+				writePage(w, statusOf(code), pageData{Title: "This link does not work", State: "error", Message: msg})
 				return
 			}
-			writeStatus(w, status, code, msg)
+			writeCode(w, code, msg)
 		}
 		signer := s.cfg.Feedback.Unsubscribe
 		if signer == nil {
-			fail(http.StatusNotFound, hogpipe.ENotFound, "unsubscribe links are not enabled on this server")
+			fail(hogpipe.ENotFound, "unsubscribe links are not enabled on this server")
 			return
 		}
 		c, err := signer.Verify(r.PathValue("token"), s.now())
 		switch {
 		case errors.Is(err, unsubscribe.ErrExpired):
-			fail(http.StatusGone, hogpipe.ERejected, err.Error()+"; use the link in a more recent email, or reply to the email and ask")
+			fail(hogpipe.EExpired, err.Error()+"; use the link in a more recent email, or reply to the email and ask")
 			return
 		case errors.Is(err, unsubscribe.ErrForged):
-			fail(http.StatusForbidden, hogpipe.EUnauthorized, err.Error())
+			fail(hogpipe.EForbidden, err.Error())
 			return
 		case err != nil:
-			fail(http.StatusBadRequest, hogpipe.EMalformed, err.Error())
+			fail(hogpipe.EMalformed, err.Error())
 			return
 		}
 		if r.Method != http.MethodPost {
@@ -156,7 +156,7 @@ func (s *Server) handleUnsubscribe() http.Handler {
 		if err != nil {
 			if html && hogpipe.ErrorCode(err) == hogpipe.EUnavailable {
 				w.Header().Set("Retry-After", retryAfterSeconds)
-				writePage(w, http.StatusServiceUnavailable, pageData{Title: "Please try again", State: "error",
+				writePage(w, statusOf(hogpipe.EUnavailable), pageData{Title: "Please try again", State: "error",
 					Message: "We could not record your request just now. Please press the button again in a moment."})
 				return
 			}
@@ -271,18 +271,14 @@ func (s *Server) handleSuppressions() http.Handler {
 			if v := q.Get("reason"); v != "" {
 				var err error
 				if reason, err = hogpipe.ParseSuppressionReason(v); err != nil {
-					writeError(w, r, s.log, err)
+					writeError(w, r, s.log, asParam("reason", err))
 					return
 				}
 			}
-			limit := 100
-			if v := q.Get("limit"); v != "" {
-				n, err := strconv.Atoi(v)
-				if err != nil || n < 1 || n > 1000 {
-					writeError(w, r, s.log, hogpipe.FieldError("limit", "must be a number from 1 to 1000"))
-					return
-				}
-				limit = n
+			limit, err := queryInt(q, "limit", 100, 1, 1000)
+			if err != nil {
+				writeError(w, r, s.log, err)
+				return
 			}
 			list, err := s.store.ListSuppressions(r.Context(), reason, limit)
 			if err != nil {
@@ -302,7 +298,7 @@ func (s *Server) handleSuppressions() http.Handler {
 func emailID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
-		return 0, hogpipe.FieldError("id", "email ids are positive numbers, got %q", r.PathValue("id"))
+		return 0, paramError("id", "email ids are positive numbers, got %q", r.PathValue("id"))
 	}
 	return id, nil
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 	"sync/atomic"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 // Gate is the listener's handler from the moment hogpipe binds its address:
@@ -48,5 +50,5 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Retry-After", retryAfterSeconds)
-	writeStatus(w, http.StatusServiceUnavailable, "not_ready", "starting: "+phase)
+	writeCode(w, hogpipe.ENotReady, "starting: "+phase)
 }

@@ -110,6 +110,12 @@ func runCases(t *testing.T, cases []hcase) {
 			if c.code != "" {
 				checkErrorBody(t, w, c.code, c.field)
 			}
+			if w.Code >= 400 && w.Header().Get("Content-Type") == "application/json" {
+				var b errorBody
+				if json.Unmarshal(w.Body.Bytes(), &b) == nil && (!slices.Contains(hogpipe.Codes(), b.Code) || statusOf(b.Code) != w.Code) {
+					t.Errorf("answered %d with code %q, not a constant of error.go with that status", w.Code, b.Code)
+				}
+			}
 			if got := st.writes(); !slices.Equal(got, c.writes) {
 				t.Errorf("store writes %v, want %v", got, c.writes)
 			}
@@ -133,6 +139,9 @@ func checkErrorBody(t *testing.T, w *httptest.ResponseRecorder, code, field stri
 	}
 	if b.Status != "error" || b.Code != code || b.Error == "" {
 		t.Errorf("error body %+v, want status error, code %q and a message", b, code)
+	}
+	if !slices.Contains(hogpipe.Codes(), b.Code) || statusOf(b.Code) != w.Code {
+		t.Errorf("answered %d with code %q: every code is a constant of error.go, with its one status (statusOf)", w.Code, b.Code)
 	}
 	if b.Field != field {
 		t.Errorf("error field %q, want %q (%s)", b.Field, field, b.Error)
@@ -341,29 +350,29 @@ func TestReadAPIHandlers(t *testing.T) {
 			status: 401, code: hogpipe.EUnauthorized},
 		{name: "stats, store unavailable", method: "GET", path: "/api/stats", setup: unavailable, status: 503, code: hogpipe.EUnavailable},
 		get("events", "/api/events?limit=5", 200, "", ""),
-		get("events limit 0", "/api/events?limit=0", 400, "invalid", ""),
-		get("events limit 1001", "/api/events?limit=1001", 400, "invalid", ""),
-		get("events limit not a number", "/api/events?limit=ten", 400, "invalid", ""),
+		get("events limit 0", "/api/events?limit=0", 400, hogpipe.EBadParameter, "limit"),
+		get("events limit 1001", "/api/events?limit=1001", 400, hogpipe.EBadParameter, "limit"),
+		get("events limit not a number", "/api/events?limit=ten", 400, hogpipe.EBadParameter, "limit"),
 		get("one event", "/api/events/known-event", 200, "", ""),
 		get("unknown event", "/api/events/nope", 404, hogpipe.ENotFound, ""),
 		get("events per minute", "/api/events-per-minute?minutes=60", 200, "", ""),
-		get("minutes 0", "/api/events-per-minute?minutes=0", 400, "invalid", ""),
-		get("minutes over a day", "/api/events-per-minute?minutes=1441", 400, "invalid", ""),
+		get("minutes 0", "/api/events-per-minute?minutes=0", 400, hogpipe.EBadParameter, "minutes"),
+		get("minutes over a day", "/api/events-per-minute?minutes=1441", 400, hogpipe.EBadParameter, "minutes"),
 		get("training stats", "/api/training-stats?top=5", 200, "", ""),
-		get("training stats top 101", "/api/training-stats?top=101", 400, "invalid", ""),
+		get("training stats top 101", "/api/training-stats?top=101", 400, hogpipe.EBadParameter, "top"),
 		get("training data", "/api/training-data?format=classification&since=2026-11-01&split=0.9&part=train", 200, "", ""),
-		get("training data, unknown format", "/api/training-data?format=csv", 422, hogpipe.EInvalid, "format"),
-		get("training data, bad since", "/api/training-data?since=yesterday", 422, hogpipe.EInvalid, "since"),
-		get("training data, bad until", "/api/training-data?until=2026-13-01", 422, hogpipe.EInvalid, "until"),
-		get("training data, split 1", "/api/training-data?split=1&part=train", 422, hogpipe.EInvalid, "split"),
-		get("training data, split without part", "/api/training-data?split=0.8", 422, hogpipe.EInvalid, "part"),
+		get("training data, unknown format", "/api/training-data?format=csv", 400, hogpipe.EBadParameter, "format"),
+		get("training data, bad since", "/api/training-data?since=yesterday", 400, hogpipe.EBadParameter, "since"),
+		get("training data, bad until", "/api/training-data?until=2026-13-01", 400, hogpipe.EBadParameter, "until"),
+		get("training data, split 1", "/api/training-data?split=1&part=train", 400, hogpipe.EBadParameter, "split"),
+		get("training data, split without part", "/api/training-data?split=0.8", 400, hogpipe.EBadParameter, "part"),
 		get("emails", "/api/emails?state=failed&limit=10", 200, "", ""),
-		get("emails, unknown state", "/api/emails?state=lost", 422, hogpipe.EInvalid, "state"),
-		get("emails, limit 0", "/api/emails?limit=0", 400, "invalid", ""),
+		get("emails, unknown state", "/api/emails?state=lost", 400, hogpipe.EBadParameter, "state"),
+		get("emails, limit 0", "/api/emails?limit=0", 400, hogpipe.EBadParameter, "limit"),
 		get("one email", "/api/emails/1", 200, "", ""),
 		get("unknown email", "/api/emails/99", 404, hogpipe.ENotFound, ""),
-		get("email id not a number", "/api/emails/abc", 422, hogpipe.EInvalid, "id"),
-		get("email id 0", "/api/emails/0", 422, hogpipe.EInvalid, "id"),
+		get("email id not a number", "/api/emails/abc", 400, hogpipe.EBadParameter, "id"),
+		get("email id 0", "/api/emails/0", 400, hogpipe.EBadParameter, "id"),
 		{name: "preview not available", method: "GET", path: "/api/emails/1/preview", setup: noPreview, status: 404, code: hogpipe.ENotFound},
 		{name: "no such route", method: "POST", path: "/api/nothing", hdr: jsonCT, status: 404, code: hogpipe.ENotFound},
 		{name: "POST to a read route", method: "POST", path: "/api/stats", hdr: jsonCT, status: 405, code: "method_not_allowed"},
@@ -385,7 +394,8 @@ func TestReplayHandler(t *testing.T) {
 		{name: "cross-site page", method: "POST", path: replay,
 			hdr:    hdrs("Content-Type", "application/json", "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"),
 			status: 403, code: "cross_origin"},
-		{name: "unknown state", method: "POST", path: replay + "?state=bogus", hdr: jsonCT, status: 422, code: hogpipe.EInvalid, field: "state"},
+		{name: "unknown state", method: "POST", path: replay + "?state=bogus", hdr: jsonCT, status: 400, code: hogpipe.EBadParameter, field: "state"},
+		{name: "a state the API never replays", method: "POST", path: replay + "?state=sent", hdr: jsonCT, status: 400, code: hogpipe.EBadParameter, field: "state"},
 		{name: "remote without the token", method: "POST", path: replay, hdr: jsonCT, remote: true, status: 401, code: hogpipe.EUnauthorized},
 		{name: "remote with the token", method: "POST", path: replay, remote: true,
 			hdr: hdrs("Authorization", "Bearer "+adminToken), status: 200, writes: []string{"ReplayEmails"}},
@@ -399,8 +409,8 @@ func TestSuppressionHandlers(t *testing.T) {
 	const sup = "/api/suppressions"
 	runCases(t, []hcase{
 		{name: "list", method: "GET", path: sup + "?reason=bounced&limit=10", status: 200},
-		{name: "list, unknown reason", method: "GET", path: sup + "?reason=bored", status: 422, code: hogpipe.EInvalid, field: "reason"},
-		{name: "list, limit 0", method: "GET", path: sup + "?limit=0", status: 422, code: hogpipe.EInvalid, field: "limit"},
+		{name: "list, unknown reason", method: "GET", path: sup + "?reason=bored", status: 400, code: hogpipe.EBadParameter, field: "reason"},
+		{name: "list, limit 0", method: "GET", path: sup + "?limit=0", status: 400, code: hogpipe.EBadParameter, field: "limit"},
 		{name: "add", method: "POST", path: sup, body: `{"address":"Someone@Example.com","detail":"asked"}`, hdr: jsonCT,
 			status: 200, writes: []string{"AddSuppressions"}, check: func(t *testing.T, _ *httptest.ResponseRecorder, st *fakeStore) {
 				if len(st.suppressions) != 1 || st.suppressions[0].Reason != hogpipe.SuppressManual || st.suppressions[0].Source != "api" {
@@ -482,9 +492,9 @@ func TestUnsubscribeHandler(t *testing.T) {
 			}},
 		{name: "GET shows a page and changes nothing", method: "GET", path: "/unsubscribe/" + tok, remote: true, cfg: withSigner, status: 200},
 		{name: "forged token", method: "POST", path: "/unsubscribe/" + forged, body: "List-Unsubscribe=One-Click", hdr: oneClick, remote: true,
-			cfg: withSigner, status: 403, code: hogpipe.EUnauthorized},
+			cfg: withSigner, status: 403, code: hogpipe.EForbidden},
 		{name: "expired token", method: "POST", path: "/unsubscribe/" + expired, body: "List-Unsubscribe=One-Click", hdr: oneClick, remote: true,
-			cfg: withSigner, status: 410, code: hogpipe.ERejected},
+			cfg: withSigner, status: 410, code: hogpipe.EExpired},
 		{name: "garbage token", method: "POST", path: "/unsubscribe/not-a-token", hdr: oneClick, remote: true,
 			cfg: withSigner, status: 400, code: hogpipe.EMalformed},
 		{name: "store unavailable", method: "POST", path: "/unsubscribe/" + tok, body: "List-Unsubscribe=One-Click", hdr: oneClick, remote: true,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"time"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 // handleHealthz says the process is up; nothing more.
@@ -19,7 +21,7 @@ func (s *Server) handleReadyz() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.draining.Load() {
 			w.Header().Set("Retry-After", retryAfterSeconds)
-			writeStatus(w, http.StatusServiceUnavailable, "shutting_down", "shutting down")
+			writeCode(w, hogpipe.EShuttingDown, "shutting down")
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
@@ -31,7 +33,7 @@ func (s *Server) handleReadyz() http.Handler {
 		for _, check := range s.ready {
 			if err := check(ctx); err != nil {
 				w.Header().Set("Retry-After", retryAfterSeconds)
-				writeStatus(w, http.StatusServiceUnavailable, "not_ready", err.Error())
+				writeCode(w, hogpipe.ENotReady, err.Error())
 				return
 			}
 		}

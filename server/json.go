@@ -24,24 +24,35 @@ type errorBody struct {
 // within a few seconds anyway, and one second is enough for a busy store.
 const retryAfterSeconds = "1"
 
+// statusOf is the one place an error code becomes an HTTP status: every
+// error answer, whether from writeError or writeCode, goes through it. An
+// unknown code is a bug and answers 500.
 func statusOf(code string) int {
 	switch code {
-	case hogpipe.EMalformed:
+	case hogpipe.EMalformed, hogpipe.EBadParameter:
 		return http.StatusBadRequest
-	case hogpipe.EInvalid:
-		return http.StatusUnprocessableEntity
-	case hogpipe.ETooLarge:
-		return http.StatusRequestEntityTooLarge
 	case hogpipe.EUnauthorized:
 		return http.StatusUnauthorized
-	case hogpipe.EUnavailable:
-		return http.StatusServiceUnavailable
+	case hogpipe.EForbidden, hogpipe.ECrossOrigin:
+		return http.StatusForbidden
 	case hogpipe.ENotFound:
 		return http.StatusNotFound
+	case hogpipe.EMethodNotAllowed:
+		return http.StatusMethodNotAllowed
 	case hogpipe.ERejected:
 		return http.StatusNotAcceptable
+	case hogpipe.EExpired:
+		return http.StatusGone
+	case hogpipe.ETooLarge:
+		return http.StatusRequestEntityTooLarge
 	case hogpipe.EUnsupportedMedia:
 		return http.StatusUnsupportedMediaType
+	case hogpipe.EInvalid:
+		return http.StatusUnprocessableEntity
+	case hogpipe.ERateLimited, hogpipe.EClientConcurrency:
+		return http.StatusTooManyRequests
+	case hogpipe.EUnavailable, hogpipe.EOverloaded, hogpipe.EMemoryBudget, hogpipe.ENotReady, hogpipe.EShuttingDown:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }
@@ -71,7 +82,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			body.Error = e.Field + ": " + e.Message
 		}
 	}
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 	}
 	switch {
@@ -87,6 +98,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeJSON(w, status, body)
 }
 
-func writeStatus(w http.ResponseWriter, status int, code, msg string) {
-	writeJSON(w, status, errorBody{Status: "error", Code: code, Error: msg})
+// writeCode answers with code's status (statusOf) and a JSON error body,
+// without logging: for refusals decided before a handler runs (rate limits,
+// load shedding, routing), which under a flood must not log a line each.
+// Handlers use writeError.
+func writeCode(w http.ResponseWriter, code, msg string) {
+	writeJSON(w, statusOf(code), errorBody{Status: "error", Code: code, Error: msg})
 }

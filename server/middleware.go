@@ -8,6 +8,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 type ctxKey struct{}
@@ -74,7 +76,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 				}
 				s.log.Error("handler panic", "request_id", ri.id, "panic", p)
 				if sw.status == 0 {
-					writeStatus(sw, http.StatusInternalServerError, "internal", "internal error")
+					writeCode(sw, hogpipe.EInternal, "internal error")
 				}
 			}
 			s.metrics.Request(r.Pattern, sw.status, ri.reason)

@@ -81,15 +81,15 @@ func (s *Server) handle(mux *http.ServeMux, method, path string, h http.Handler)
 	}
 	mux.Handle(path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		setRejectReason(r, "method_not_allowed")
-		writeStatus(w, http.StatusMethodNotAllowed, "method_not_allowed",
+		setRejectReason(r, hogpipe.EMethodNotAllowed)
+		writeCode(w, hogpipe.EMethodNotAllowed,
 			r.Method+" is not allowed here; use "+strings.ReplaceAll(allow, ", ", " or "))
 	}))
 }
 
 func (s *Server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		setRejectReason(r, "not_found")
-		writeStatus(w, http.StatusNotFound, hogpipe.ENotFound, "no route for "+r.Method+" "+r.URL.Path)
+		setRejectReason(r, hogpipe.ENotFound)
+		writeCode(w, hogpipe.ENotFound, "no route for "+r.Method+" "+r.URL.Path)
 	})
 }

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"path"
 	"strings"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 // webdist is the built web app (make build-web writes it). A fresh clone
@@ -30,7 +32,7 @@ func (s *Server) handleWebApp() http.Handler {
 	files := http.FileServerFS(sub)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !WebAppBuilt() {
-			writeStatus(w, http.StatusNotFound, "not_found", "the web app is not built into this binary; run 'make build' (or 'make run')")
+			writeCode(w, hogpipe.ENotFound, "the web app is not built into this binary; run 'make build' (or 'make run')")
 			return
 		}
 		p := strings.TrimPrefix(path.Clean(r.URL.Path), "/")

@@ -23,8 +23,8 @@ func TestExportRefusesBadOptions(t *testing.T) {
 		{"split=Inf&part=train", "split"}, {"dedupe-content=yes", "dedupe-content"}, {"dedupe-content=maybe", "dedupe-content"},
 	} {
 		r := get(t, ts.URL+"/api/training-data?"+q.query)
-		if r.Status != 422 || r.Body["field"] != q.field {
-			t.Errorf("%s: %d %v, want 422 naming %s", q.query, r.Status, r.Body, q.field)
+		if r.Status != 400 || r.Body["code"] != "bad_parameter" || r.Body["field"] != q.field {
+			t.Errorf("%s: %d %v, want 400 bad_parameter naming %s", q.query, r.Status, r.Body, q.field)
 		}
 	}
 	for _, ok := range []string{"dedupe-content=true", "dedupe-content=false", "dedupe-content=1", "split=0.5&part=train"} {

@@ -155,7 +155,7 @@ func TestReplayRefusesNoConsent(t *testing.T) {
 		t.Fatalf("email: %v", e)
 	}
 	r := post(t, ts.URL+"/api/emails/replay?state=no_consent", "")
-	if r.Status != 422 || !strings.Contains(r.Body["error"].(string), "consent") {
+	if r.Status != 400 || !strings.Contains(r.Body["error"].(string), "consent") {
 		t.Errorf("API replay of no_consent: %d %v", r.Status, r.Body)
 	}
 	var out, errb strings.Builder

@@ -36,11 +36,11 @@ func TestReplayRefusesSentAndSuppressed(t *testing.T) {
 	}
 	for _, st := range []string{"sent", "suppressed", "dry_run", "skipped"} {
 		r := post(t, ts.URL+"/api/emails/replay?state="+st, "")
-		if r.Status != 422 || r.Body["field"] != "state" {
+		if r.Status != 400 || r.Body["code"] != "bad_parameter" || r.Body["field"] != "state" {
 			t.Errorf("replay %s: %d %v", st, r.Status, r.Body)
 		}
 	}
-	if r := post(t, ts.URL+"/api/emails/replay?state=sent&force=true", ""); r.Status != 422 {
+	if r := post(t, ts.URL+"/api/emails/replay?state=sent&force=true", ""); r.Status != 400 {
 		t.Errorf("the API took a force parameter: %d %v", r.Status, r.Body)
 	}
 	st := ts.stats(t)["emails_by_state"].(map[string]any)

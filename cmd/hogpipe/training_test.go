@@ -206,7 +206,7 @@ func TestExportFormatsAndFlags(t *testing.T) {
 	if got := parseLines(t, b); len(got) != 14 || got[0]["label"] != "timeout" {
 		t.Errorf("HTTP export: %d lines %v", len(got), got)
 	}
-	if r := get(t, ts.URL+"/api/training-data?format=csv"); r.Status != 422 {
+	if r := get(t, ts.URL+"/api/training-data?format=csv"); r.Status != 400 {
 		t.Errorf("bad format over HTTP: %d", r.Status)
 	}
 }

@@ -13,7 +13,7 @@ function answer(status: number, body: string) {
 
 describe('api errors', () => {
   it("names the server's problem from its error body", async () => {
-    const body: ErrorBody = { status: 'error', code: 'invalid', error: 'limit: must be a number from 1 to 1000', field: 'limit' }
+    const body: ErrorBody = { status: 'error', code: 'bad_parameter', error: 'limit: must be a number from 1 to 1000', field: 'limit' }
     answer(400, JSON.stringify(body))
     await expect(api.events(0)).rejects.toThrow('/api/events?limit=0: limit: must be a number from 1 to 1000 (400)')
   })
