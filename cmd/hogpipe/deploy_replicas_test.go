@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -39,7 +38,7 @@ type replica struct {
 // launch starts bin serve without waiting for it to be ready.
 func launch(t *testing.T, name, bin string, env []string, args ...string) *replica {
 	t.Helper()
-	r := &replica{name: name, log: &syncWriter{w: &bytes.Buffer{}}, url: make(chan string, 1), exited: make(chan struct{})}
+	r := &replica{name: name, log: newLog(), url: make(chan string, 1), exited: make(chan struct{})}
 	r.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stderr = r.log
@@ -97,9 +96,7 @@ func (r *replica) stop(t *testing.T) error {
 }
 
 func (r *replica) Logs() string {
-	r.log.mu.Lock()
-	defer r.log.mu.Unlock()
-	return r.log.w.(*bytes.Buffer).String()
+	return r.log.String()
 }
 
 func statusIs(url string, want int) error {
@@ -136,7 +133,7 @@ func TestReplicasStartTogether(t *testing.T) {
 		var reps []*replica
 		for i := range 3 {
 			reps = append(reps, launch(t, fmt.Sprintf("round %d replica %d", round, i), bin, env,
-				"--data-dir", filepath.Join(dir, fmt.Sprint(i)), "--training-file", filepath.Join(dir, "training_data.jsonl")))
+				replicaDirs(dir, fmt.Sprint(i))...))
 		}
 		for _, r := range reps {
 			r.ready(t)
@@ -159,13 +156,7 @@ func TestReplicasStartTogether(t *testing.T) {
 // ready once the lock is released; one stopped while it waits exits 0. On
 // 56144a1 a replica did not listen at all before it had migrated.
 func TestMigrationWaitIsNotReady(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
 	db, err := sql.Open("pgx", url)
 	if err != nil {
@@ -186,21 +177,13 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := launch(t, "waiting replica", bin, []string{"DATABASE_URL=" + url},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"))
+	r := launch(t, "waiting replica", bin, []string{"DATABASE_URL=" + url}, replicaDirs(dir, "data")...)
 	var addr string
 	proctest.Eventually(t, "the waiting log line", 30*time.Second, func() error {
-		logs := r.Logs()
-		if !strings.Contains(logs, "waiting for another replica to finish migrating the schema") {
+		if !strings.Contains(r.Logs(), "waiting for another replica to finish migrating the schema") {
 			return errors.New("not logged yet")
 		}
-		for _, line := range strings.Split(logs, "\n") {
-			if strings.Contains(line, `"msg":"starting;`) {
-				_, a, _ := strings.Cut(line, `"addr":"`)
-				addr, _, _ = strings.Cut(a, `"`)
-			}
-		}
-		if addr == "" {
+		if addr = startingAddr(r); addr == "" {
 			return errors.New("no address logged")
 		}
 		return nil
@@ -217,14 +200,8 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 		t.Errorf("ingest while waiting: %d %v, want 503", p.Status, p.Body)
 	}
 	// A replica stopped while it waits stops cleanly.
-	quitter := launch(t, "replica stopped while waiting", bin, []string{"DATABASE_URL=" + url},
-		"--data-dir", filepath.Join(dir, "data2"), "--training-file", filepath.Join(dir, "training_data.jsonl"))
-	proctest.Eventually(t, "the second replica waiting", 30*time.Second, func() error {
-		if !strings.Contains(quitter.Logs(), "waiting for another replica to finish migrating the schema") {
-			return errors.New("not logged yet")
-		}
-		return nil
-	})
+	quitter := launch(t, "replica stopped while waiting", bin, []string{"DATABASE_URL=" + url}, replicaDirs(dir, "data2")...)
+	waitLogged(t, "the second replica waiting", quitter.Logs, "waiting for another replica to finish migrating the schema")
 	if err := quitter.stop(t); err != nil {
 		t.Errorf("SIGTERM while waiting for the migration lock: %v, want exit 0", err)
 	}
@@ -246,13 +223,7 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 // a message saying so, and leave the database as it was. On 56144a1 it
 // started and served.
 func TestRefusesNewerSchema(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	cases := []struct {
 		name, change, message string
 	}{
@@ -533,13 +504,29 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 // message saying the grace ran out, not wait for the send. On 56144a1 it
 // waited for the send.
 func TestShutdownWithinGrace(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
+	bin := needBinary(t)
+	r := replicaWithHungSend(t, bin, "grace", "--email-timeout", "1m", "--shutdown-grace", "1s")
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("still running 30 s after SIGTERM with --shutdown-grace 1s")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
+	var ee *exec.ExitError
+	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("exit: %v, want exit code 1", r.err)
 	}
+	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
+		t.Errorf("the log does not say the grace ran out:\n%s", r.Logs())
+	}
+}
+
+// replicaWithHungSend starts a ready replica whose Mailgun accepts the
+// connection and never answers, ingests one event (uuid name+"-1") that
+// sends an email, and returns once that send has reached Mailgun: the
+// replica has a send in flight that will not end by itself.
+func replicaWithHungSend(t *testing.T, bin, name string, args ...string) *replica {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -562,9 +549,8 @@ func TestShutdownWithinGrace(t *testing.T) {
 	})
 	dir := t.TempDir()
 	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
-		"--email-timeout", "1m", "--shutdown-grace", "1s").ready(t)
-	body := `{"event":{"uuid":"grace-1","event":"feature_used"},"person":{"properties":{"email":"grace@example.com"}}}`
+		append(replicaDirs(dir, "data"), args...)...).ready(t)
+	body := fmt.Sprintf(`{"event":{"uuid":"%s-1","event":"feature_used"},"person":{"properties":{"email":"%s@example.com"}}}`, name, name)
 	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {
 		t.Fatalf("ingest: %d %v", p.Status, p.Body)
 	}
@@ -574,17 +560,11 @@ func TestShutdownWithinGrace(t *testing.T) {
 		}
 		return nil
 	})
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("still running 30 s after SIGTERM with --shutdown-grace 1s")
-	}
-	var ee *exec.ExitError
-	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("exit: %v, want exit code 1", r.err)
-	}
-	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
-		t.Errorf("the log does not say the grace ran out:\n%s", r.Logs())
-	}
+	return r
+}
+
+// replicaDirs are the arguments giving a replica its own data directory
+// dir/name and the training file all replicas in dir share.
+func replicaDirs(dir, name string) []string {
+	return []string{"--data-dir", filepath.Join(dir, name), "--training-file", filepath.Join(dir, "training_data.jsonl")}
 }

@@ -29,9 +29,7 @@ type testServer struct {
 
 // Logs is what the server has logged so far.
 func (ts *testServer) Logs() string {
-	ts.logs.mu.Lock()
-	defer ts.logs.mu.Unlock()
-	return ts.logs.w.(*bytes.Buffer).String()
+	return ts.logs.String()
 }
 
 // startServer runs "hogpipe serve" on a free port with a fresh data
@@ -49,7 +47,7 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	ts.logs = &syncWriter{w: &bytes.Buffer{}}
+	ts.logs = newLog()
 	argv := append([]string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", ts.DataDir,
 		"--training-file", ts.TrainingFile, "--log-level", "warn"}, args...)
 	getenv := func(k string) string { return env[k] }
@@ -117,6 +115,42 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.w.Write(p)
+}
+
+// String is what has been written so far, when w writes to a bytes.Buffer.
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.(*bytes.Buffer).String()
+}
+
+// newLog is a log buffer the goroutines of a server or a child process's
+// output can share.
+func newLog() *syncWriter { return &syncWriter{w: &bytes.Buffer{}} }
+
+// needBinary builds the hogpipe binary for a test that runs it as a
+// separate process, and skips that test under -short.
+func needBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// waitLogged waits until logs() contains want.
+func waitLogged(t *testing.T, what string, logs func() string, want string) {
+	t.Helper()
+	proctest.Eventually(t, what, 60*time.Second, func() error {
+		if !strings.Contains(logs(), want) {
+			return fmt.Errorf("%q not logged yet", want)
+		}
+		return nil
+	})
 }
 
 // response is a decoded JSON answer.

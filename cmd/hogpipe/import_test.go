@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -369,13 +368,7 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 // while it adopts a large file, then lets it start: the file keeps its
 // head, holds each line once, and the store holds each line once.
 func TestAdoptionSurvivesKills(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	importBackends(t, func(t *testing.T, b importBackend) {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "training_data.jsonl")
@@ -532,10 +525,10 @@ func TestAdoptFileWithTornLastLine(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs syncBuf
+		logs := newLog()
 		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file)
 		cmd.Env = append(os.Environ(), b.env...)
-		cmd.Stderr = &logs
+		cmd.Stderr = logs
 		stdout, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -564,23 +557,6 @@ func TestAdoptFileWithTornLastLine(t *testing.T) {
 			t.Errorf("the log does not name the copy at WARN:\n%s", logs.String())
 		}
 	})
-}
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestForeignBytesAreKeptInACopy: every path that drops or replaces bytes
