@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
 	"github.com/hogpipe/hogpipe/internal/proctest"
 )
@@ -34,8 +33,7 @@ func replicaRun(t *testing.T, kill bool) {
 		t.Skip("runs three processes")
 	}
 	url := pgtest.URL(t)
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
 	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
 	"github.com/hogpipe/hogpipe/internal/proctest"
 )
@@ -88,8 +87,7 @@ func TestRollingUpgrade(t *testing.T) {
 	oldBin := buildRelease(t, from)
 	newBin := buildRehearsal(t)
 
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
 	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
