@@ -31,6 +31,21 @@ func startingAddr(r *replica) string {
 	return ""
 }
 
+// lockTable locks table in a transaction of its own, as a slow or busy
+// database (or another session's long statement) would hold it.
+func lockTable(t *testing.T, db *sql.DB, table string) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE ` + table + ` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // TestSIGTERMDuringRecovery stops a replica while it brings the training
 // file up to date (held there by a lock on the file's watermark table, as a
 // slow or busy database would): /readyz says it is recovering, and SIGTERM
@@ -51,14 +66,8 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, db, "mirror_state")
 	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE mirror_state IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
 
 	dir := t.TempDir()
 	r := launch(t, "recovering replica", bin, []string{"DATABASE_URL=" + url}, append(replicaDirs(dir, "data"), "--shutdown-grace", "5s")...)
@@ -110,14 +119,8 @@ func TestKilledMidMigration(t *testing.T) {
 	if _, err := p.UpTo(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, db, "emails")
 	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE emails IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
 	// blocked is how many sessions wait for a lock on the emails table.
 	blocked := func() (int, error) {
 		var n int

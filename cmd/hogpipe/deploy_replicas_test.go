@@ -95,6 +95,30 @@ func (r *replica) stop(t *testing.T) error {
 	return r.err
 }
 
+// waitExit waits for the process to end, failing the test with
+// stillRunning if it has not within d.
+func (r *replica) waitExit(t *testing.T, d time.Duration, stillRunning string) {
+	t.Helper()
+	select {
+	case <-r.exited:
+	case <-time.After(d):
+		t.Fatal(stillRunning)
+	}
+}
+
+// procExitCode is the exit code a process's Wait error stands for: 0 for nil,
+// -1 if the process did not exit by itself (or could not be run).
+func procExitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
+}
+
 func (r *replica) Logs() string {
 	return r.log.String()
 }
@@ -121,10 +145,7 @@ func TestReplicasStartTogether(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts thirty processes")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	waited := 0
 	for round := range 10 {
 		url := pgtest.URL(t)
@@ -257,13 +278,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 				}
 				before := snapshot(t, db)
 				r := launch(t, "refusing run", bin, env, args...)
-				select {
-				case <-r.exited:
-				case <-time.After(60 * time.Second):
-					t.Fatal("still running against a newer database")
-				}
-				var ee *exec.ExitError
-				if !errors.As(r.err, &ee) || ee.ExitCode() != 2 {
+				r.waitExit(t, 60*time.Second, "still running against a newer database")
+				if procExitCode(r.err) != 2 {
 					t.Errorf("exit: %v, want exit code 2", r.err)
 				}
 				if !strings.Contains(r.Logs(), c.message) {
@@ -371,10 +387,7 @@ func TestDrainHandsOffWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
@@ -507,13 +520,8 @@ func TestShutdownWithinGrace(t *testing.T) {
 	bin := needBinary(t)
 	r := replicaWithHungSend(t, bin, "grace", "--email-timeout", "1m", "--shutdown-grace", "1s")
 	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("still running 30 s after SIGTERM with --shutdown-grace 1s")
-	}
-	var ee *exec.ExitError
-	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
+	r.waitExit(t, 30*time.Second, "still running 30 s after SIGTERM with --shutdown-grace 1s")
+	if procExitCode(r.err) != 1 {
 		t.Errorf("exit: %v, want exit code 1", r.err)
 	}
 	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
@@ -548,7 +556,7 @@ func replicaWithHungSend(t *testing.T, bin, name string, args ...string) *replic
 		}
 	})
 	dir := t.TempDir()
-	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
+	r := launch(t, "replica", bin, mailProcEnv("http://"+ln.Addr().String()),
 		append(replicaDirs(dir, "data"), args...)...).ready(t)
 	body := fmt.Sprintf(`{"event":{"uuid":"%s-1","event":"feature_used"},"person":{"properties":{"email":"%s@example.com"}}}`, name, name)
 	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {

@@ -21,6 +21,14 @@ func newMailgun(t testing.TB) *mailguntest.Server {
 	return mg
 }
 
+// mailProcEnv is the environment of a hogpipe process that sends through
+// the Mailgun at apiBase (key-123, mg.example.com) with no hourly send
+// limits, followed by extra ("NAME=value" each).
+func mailProcEnv(apiBase string, extra ...string) []string {
+	return append([]string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + apiBase,
+		"HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0"}, extra...)
+}
+
 // mailServer is a server sending through a new fake Mailgun, with
 // mailEnv(mg, extra...).
 func mailServer(t testing.TB, extra ...string) (*mailguntest.Server, *testServer) {

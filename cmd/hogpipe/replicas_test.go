@@ -36,9 +36,7 @@ func replicaRun(t *testing.T, kill bool) {
 	mg := newMailgun(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
-		"HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s",
-		"HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0"}
+	env := mailProcEnv(mg.URL, "DATABASE_URL="+url, "HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s")
 	var reps []*child
 	for i := range 3 {
 		reps = append(reps, startChild(t, filepath.Join(dir, fmt.Sprintf("data%d", i)), file, env...))
