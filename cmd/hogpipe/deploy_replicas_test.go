@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -474,16 +476,8 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 	if stored != len(gf)+len(fu) {
 		t.Errorf("%d events stored, %d acknowledged", stored, len(gf)+len(fu))
 	}
-	seen := map[string]int{}
-	lines := readLines(t, file)
-	for _, l := range lines {
-		seen[l["id"].(string)]++
-	}
-	for id := range gf {
-		if seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	seen := idCounts(t, file)
+	eachOnce(t, seen, slices.Collect(maps.Keys(gf)))
 	for id, k := range seen {
 		if !gf[id] {
 			t.Errorf("%s is in the training file %d times but was never acknowledged", id, k)
@@ -508,7 +502,10 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 			}
 		}
 	}
-	return stored, len(lines)
+	for _, k := range seen {
+		written += k
+	}
+	return stored, written
 }
 
 // TestShutdownWithinGrace stops a replica whose email send hangs (its

@@ -236,6 +236,38 @@ func readLines(t *testing.T, path string) []map[string]any {
 	return out
 }
 
+// idCounts reads the training file's lines (failing the test on a torn
+// or unparsable one) and counts the lines of each id.
+func idCounts(t *testing.T, file string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for _, l := range readLines(t, file) {
+		id, _ := l["id"].(string)
+		seen[id]++
+	}
+	return seen
+}
+
+// eachOnce fails the test for every id of ids that seen (from idCounts)
+// does not count exactly once.
+func eachOnce(t *testing.T, seen map[string]int, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("%s is in the training file %d times", id, seen[id])
+		}
+	}
+}
+
+// numbered is the ids prefix-0, prefix-step, prefix-2*step, ... below n.
+func numbered(prefix string, n, step int) []string {
+	var ids []string
+	for i := 0; i < n; i += step {
+		ids = append(ids, fmt.Sprintf("%s-%d", prefix, i))
+	}
+	return ids
+}
+
 func (ts *testServer) stats(t testing.TB) map[string]any {
 	t.Helper()
 	return get(t, ts.URL+"/api/stats").Body

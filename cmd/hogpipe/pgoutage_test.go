@@ -138,15 +138,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 		}
 		return nil
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for i := range n {
-		if id := fmt.Sprintf("out-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("out", n, 1))
 }
 
 // TestMirrorWriterLosesItsLock kills the database session that holds the
@@ -214,10 +206,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 		return nil
 	})
 	time.Sleep(500 * time.Millisecond) // a late duplicate would land now
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
+	seen := idCounts(t, file)
 	dups := 0
 	for id, k := range seen {
 		if k != 1 {

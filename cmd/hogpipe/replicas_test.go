@@ -141,15 +141,7 @@ func replicaRun(t *testing.T, kill bool) {
 		return fmt.Errorf("events %d (want %d), sent %v (want %d), file lines %d (want %d)",
 			st.Events, n, st.Emails, n/2, lines, n/2)
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for i := 0; i < n; i += 2 {
-		if id := fmt.Sprintf("r-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("r", n, 2))
 	perEvent := map[string]int{}
 	for _, m := range mg.Messages() {
 		perEvent[m.Vars["hogpipe-event-id"]]++
