@@ -61,11 +61,7 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	tx := lockTable(t, db, "mirror_state")
 	defer tx.Rollback()
 
@@ -106,11 +102,7 @@ func TestKilledMidMigration(t *testing.T) {
 	bin := needBinary(t)
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	// The schema of the previous release: migrations up to 00004.
 	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("../../sqlstore/migrations/postgres"))
 	if err != nil {

@@ -125,6 +125,34 @@ func (r *replica) Logs() string {
 	return r.log.String()
 }
 
+// openPG opens the PostgreSQL database at url, closed when the test ends.
+func openPG(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// pool calls do from workers goroutines with each number sent on jobs;
+// close jobs, then wait for the calls to end.
+func pool(workers int, do func(i int)) (jobs chan<- int, wait func()) {
+	c := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range c {
+				do(i)
+			}
+		}()
+	}
+	return c, wg.Wait
+}
+
 func statusIs(url string, want int) error {
 	resp, err := http.Get(url)
 	if err != nil {
@@ -181,11 +209,7 @@ func TestReplicasStartTogether(t *testing.T) {
 func TestMigrationWaitIsNotReady(t *testing.T) {
 	bin := needBinary(t)
 	url := pgtest.URL(t)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,31 +65,23 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 	var odd []string
 	// Each client retries its event until it is acknowledged, as PostHog
 	// does, and the outage comes and goes in the middle.
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				for {
-					status, retry := postOnce(i)
-					if status == 200 {
-						acked.Add(1)
-						break
-					}
-					if status == 503 && retry != "" {
-						refused.Add(1)
-					} else {
-						mu.Lock()
-						odd = append(odd, fmt.Sprintf("out-%d: %d %q", i, status, retry))
-						mu.Unlock()
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+	jobs, wait := pool(8, func(i int) {
+		for {
+			status, retry := postOnce(i)
+			if status == 200 {
+				acked.Add(1)
+				return
 			}
-		}()
-	}
+			if status == 503 && retry != "" {
+				refused.Add(1)
+			} else {
+				mu.Lock()
+				odd = append(odd, fmt.Sprintf("out-%d: %d %q", i, status, retry))
+				mu.Unlock()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	for i := range n {
 		if i == n/3 {
 			breakIt(px)
@@ -118,7 +109,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 		jobs <- i
 	}
 	close(jobs)
-	wg.Wait()
+	wait()
 	if len(odd) > 0 {
 		t.Errorf("answers other than 200 or 503 + Retry-After: %v", odd[:min(5, len(odd))])
 	}
@@ -151,11 +142,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 		t.Skip("runs two replicas")
 	}
 	dbURL := pgtest.URL(t)
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, dbURL)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
 	reps := []*child{

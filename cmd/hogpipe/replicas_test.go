@@ -69,37 +69,29 @@ func replicaRun(t *testing.T, kill bool) {
 		}
 		return false
 	}
-	var wg sync.WaitGroup
-	jobs := make(chan int)
 	failed := 0
 	var fmu sync.Mutex
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				var body string
-				if i%2 == 0 {
-					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"generation_failed","properties":{"input_prompt":"replica prompt %d"}}}`, i, i)
-				} else {
-					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"feature_used"},"person":{"properties":{"email":"r%d@example.com"}}}`, i, i)
-				}
-				// The same event to two different replicas at the same time.
-				var ok [2]bool
-				var pw sync.WaitGroup
-				for k := range 2 {
-					pw.Add(1)
-					go func() { defer pw.Done(); ok[k] = post((i+k)%3, body) }()
-				}
-				pw.Wait()
-				if !ok[0] && !ok[1] {
-					fmu.Lock()
-					failed++
-					fmu.Unlock()
-				}
-			}
-		}()
-	}
+	jobs, wait := pool(8, func(i int) {
+		var body string
+		if i%2 == 0 {
+			body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"generation_failed","properties":{"input_prompt":"replica prompt %d"}}}`, i, i)
+		} else {
+			body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"feature_used"},"person":{"properties":{"email":"r%d@example.com"}}}`, i, i)
+		}
+		// The same event to two different replicas at the same time.
+		var ok [2]bool
+		var pw sync.WaitGroup
+		for k := range 2 {
+			pw.Add(1)
+			go func() { defer pw.Done(); ok[k] = post((i+k)%3, body) }()
+		}
+		pw.Wait()
+		if !ok[0] && !ok[1] {
+			fmu.Lock()
+			failed++
+			fmu.Unlock()
+		}
+	})
 	for i := range n {
 		if kill && i == n/2 {
 			// The first replica started first and writes the file.
@@ -114,7 +106,7 @@ func replicaRun(t *testing.T, kill bool) {
 		jobs <- i
 	}
 	close(jobs)
-	wg.Wait()
+	wait()
 	if failed > 0 {
 		t.Fatalf("%d events were never acknowledged by any replica", failed)
 	}

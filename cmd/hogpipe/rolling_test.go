@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -228,11 +227,7 @@ func TestRollingUpgrade(t *testing.T) {
 // under the old replicas: its migrations and the rehearsal column.
 func checkUpgradedSchema(t *testing.T, url string) {
 	t.Helper()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	var version int64
 	var column bool
 	if err := db.QueryRow(`SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {
