@@ -30,7 +30,7 @@ import (
 type replica struct {
 	name   string
 	cmd    *exec.Cmd
-	log    *syncWriter
+	log    *proctest.Buffer
 	url    chan string // the "listening" line's address, once ready
 	exited chan struct{}
 	err    error // how it exited, after exited is closed

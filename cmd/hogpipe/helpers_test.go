@@ -24,7 +24,7 @@ type testServer struct {
 	DataDir      string
 	TrainingFile string
 	stop         func()
-	logs         *syncWriter
+	logs         *proctest.Buffer
 }
 
 // Logs is what the server has logged so far.
@@ -105,28 +105,9 @@ func underLoad(workers int, send func(ctx context.Context, w, i int)) (stop func
 	return func() { cancel(); wg.Wait() }
 }
 
-// syncWriter lets the server's goroutines share one log buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
-}
-
-// String is what has been written so far, when w writes to a bytes.Buffer.
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.(*bytes.Buffer).String()
-}
-
 // newLog is a log buffer the goroutines of a server or a child process's
 // output can share.
-func newLog() *syncWriter { return &syncWriter{w: &bytes.Buffer{}} }
+func newLog() *proctest.Buffer { return &proctest.Buffer{} }
 
 // needBinary builds the hogpipe binary for a test that runs it as a
 // separate process, and skips that test under -short.
