@@ -1,7 +1,6 @@
 package outbox_test
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -168,7 +167,7 @@ func testOutcomeRecorded(t *testing.T, store *sqlstore.Store, around func(int, h
 		t.Fatal(err)
 	}
 
-	var logs syncBuffer
+	var logs proctest.Buffer
 	hooked := &finishHook{Store: store, around: around}
 	// A short send timeout makes the lease short (2×timeout + 5 s): on
 	// code that gives up recording, the duplicate shows within seconds.
@@ -214,21 +213,4 @@ func testOutcomeRecorded(t *testing.T, store *sqlstore.Store, around func(int, h
 	if !strings.Contains(logs.String(), "retrying") {
 		t.Errorf("the retry was not logged:\n%s", logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -376,20 +376,32 @@ func TestStoreSendBudgetsDeferAndLaterSend(t *testing.T) {
 	})
 }
 
+// hideAdaPolicy redacts ada@example.com from training prompts as
+// "[EMAIL]".
+func hideAdaPolicy() *hogpipe.TrainingPolicy {
+	return &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
+		return strings.ReplaceAll(s, "ada@example.com", "[EMAIL]"), []string{"email"}
+	}}
+}
+
+// adaPromptEvents are n failed generations with ids prefix+i whose
+// prompts name ada@example.com, four prompts in turn.
+func adaPromptEvents(prefix string, n int) []hogpipe.Event {
+	var evs []hogpipe.Event
+	for i := range n {
+		evs = append(evs, ev(fmt.Sprintf("%s%d", prefix, i), hogpipe.EventGenerationFailed,
+			map[string]any{"input_prompt": fmt.Sprintf("mail ada@example.com %d", i%4), "failure_reason": "Timeout"}))
+	}
+	return evs
+}
+
 // After examples are rewritten (new redaction rules), the counters are
 // recounted: the statistics show the new prompts and match a recount.
 func TestStoreTrainingStatsAfterRewrite(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
 		ctx := context.Background()
-		hide := &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
-			return strings.ReplaceAll(s, "ada@example.com", "[EMAIL]"), []string{"email"}
-		}}
-		s := open(Options{Training: hide})
-		var evs []hogpipe.Event
-		for i := range 30 {
-			evs = append(evs, ev(fmt.Sprintf("rw%d", i), hogpipe.EventGenerationFailed,
-				map[string]any{"input_prompt": fmt.Sprintf("mail ada@example.com %d", i%4), "failure_reason": "Timeout"}))
-		}
+		s := open(Options{Training: hideAdaPolicy()})
+		evs := adaPromptEvents("rw", 30)
 		if _, err := s.Ingest(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
@@ -417,15 +429,8 @@ func TestStoreTrainingStatsAfterRewrite(t *testing.T) {
 func TestStoreTrainingStatsAfterInterruptedRewrite(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
 		ctx := context.Background()
-		hide := &hogpipe.TrainingPolicy{Redact: []string{"email"}, Redactor: func(s string, _ []string) (string, []string) {
-			return strings.ReplaceAll(s, "ada@example.com", "[EMAIL]"), []string{"email"}
-		}}
-		s := open(Options{Training: hide})
-		var evs []hogpipe.Event
-		for i := range 2100 {
-			evs = append(evs, ev(fmt.Sprintf("irw%d", i), hogpipe.EventGenerationFailed,
-				map[string]any{"input_prompt": fmt.Sprintf("mail ada@example.com %d", i%4), "failure_reason": "Timeout"}))
-		}
+		s := open(Options{Training: hideAdaPolicy()})
+		evs := adaPromptEvents("irw", 2100)
 		for i := 0; i < len(evs); i += 500 {
 			if _, err := s.Ingest(ctx, evs[i:min(i+500, len(evs))]); err != nil {
 				t.Fatal(err)

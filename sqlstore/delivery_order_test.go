@@ -53,8 +53,7 @@ func eventOrders() [][]int {
 // sent again. On both databases.
 func TestStoreDeliveryEventsInAnyOrderAndWhileSending(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
-		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
-		s := open(Options{Email: pol})
+		s := open(emailOptions())
 		ctx := context.Background()
 		now := time.Now()
 		n := 0
@@ -62,11 +61,7 @@ func TestStoreDeliveryEventsInAnyOrderAndWhileSending(t *testing.T) {
 			for _, order := range eventOrders() {
 				n++
 				id := fmt.Sprintf("o%d", n)
-				e := ev(id, hogpipe.EventFeatureUsed, nil)
-				e.Person = map[string]any{"email": id + "@example.com"}
-				if _, err := s.Ingest(ctx, []hogpipe.Event{e}); err != nil {
-					t.Fatal(err)
-				}
+				ingestFeatureUsed(t, s, id, id+"@example.com")
 				items, err := s.ClaimEmails(ctx, now, 1, time.Minute)
 				if err != nil || len(items) != 1 || items[0].Email.EventID != id {
 					t.Fatalf("claim %s: %v %v", id, items, err)
@@ -112,6 +107,22 @@ func TestStoreDeliveryEventsInAnyOrderAndWhileSending(t *testing.T) {
 	})
 }
 
+// emailOptions are a store's options when feature_used events send email.
+func emailOptions() Options {
+	return Options{Email: &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}}
+}
+
+// ingestFeatureUsed stores a feature_used event id whose person has
+// address, which queues an email to it.
+func ingestFeatureUsed(t *testing.T, s *Store, id, address string) {
+	t.Helper()
+	e := ev(id, hogpipe.EventFeatureUsed, nil)
+	e.Person = map[string]any{"email": address}
+	if _, err := s.Ingest(context.Background(), []hogpipe.Event{e}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func names(order []int) []string {
 	var out []string
 	for _, i := range order {
@@ -125,15 +136,10 @@ func names(order []int) []string {
 // counters); the recipient it names is still suppressed. On both databases.
 func TestStoreDeliveryEventForAnotherRecipient(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
-		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
-		s := open(Options{Email: pol})
+		s := open(emailOptions())
 		ctx := context.Background()
 		now := time.Now()
-		e := ev("x1", hogpipe.EventFeatureUsed, nil)
-		e.Person = map[string]any{"email": "Ann@Example.com"}
-		if _, err := s.Ingest(ctx, []hogpipe.Event{e}); err != nil {
-			t.Fatal(err)
-		}
+		ingestFeatureUsed(t, s, "x1", "Ann@Example.com")
 		items, err := s.ClaimEmails(ctx, now, 1, time.Minute)
 		if err != nil || len(items) != 1 {
 			t.Fatal(items, err)
@@ -174,8 +180,7 @@ func TestStoreDeliveryEventForAnotherRecipient(t *testing.T) {
 // emails. Every one must end delivered.
 func TestStoreDeliveredRacingTheSendRecord(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
-		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
-		a, b := open(Options{Email: pol}), open(Options{Email: pol})
+		a, b := open(emailOptions()), open(emailOptions())
 		ctx := context.Background()
 		now := time.Now()
 		const n = 150
@@ -231,15 +236,10 @@ func TestStoreDeliveredRacingTheSendRecord(t *testing.T) {
 // decide the state of the new one, and the new send's events move it.
 func TestStoreReplayedEmailIgnoresEarlierEvents(t *testing.T) {
 	backends(t, func(t *testing.T, open func(Options) *Store) {
-		pol := &hogpipe.EmailPolicy{Events: []string{hogpipe.EventFeatureUsed}}
-		s := open(Options{Email: pol})
+		s := open(emailOptions())
 		ctx := context.Background()
 		now := time.Now()
-		e := ev("rp1", hogpipe.EventFeatureUsed, nil)
-		e.Person = map[string]any{"email": "rae@example.com"}
-		if _, err := s.Ingest(ctx, []hogpipe.Event{e}); err != nil {
-			t.Fatal(err)
-		}
+		ingestFeatureUsed(t, s, "rp1", "rae@example.com")
 		send := func(at time.Time) {
 			t.Helper()
 			items, err := s.ClaimEmails(ctx, at, 1, time.Minute)

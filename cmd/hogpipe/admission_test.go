@@ -85,24 +85,14 @@ func TestSlowUploadsLeaveOthersServed(t *testing.T) {
 		conns = append(conns, c)
 		fmt.Fprintf(c, "POST /api/webhooks/generation-failed HTTP/1.1\r\nHost: hogpipe.example.com\r\n"+
 			"X-Forwarded-For: 198.51.100.66\r\nAuthorization: Bearer %s\r\nContent-Length: 100000\r\n\r\n{", secret)
-		go func() {
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err == nil {
-				resp.Body.Close()
-				answered <- resp.StatusCode
-			}
-		}()
+		readStatus(c, answered)
 	}
 	// The first answer to one of them (a 429 past the per-client cap)
 	// means the server has taken in as many as it will. The old code gave
 	// none until the read timeout, so there the wait ends after 2 s, when
 	// the uploads long hold every slot: the time only lets the old failure
 	// show, it decides nothing below.
-	first := 0
-	select {
-	case first = <-answered:
-	case <-time.After(2 * time.Second):
-	}
+	first := firstAnswer(answered)
 	t.Logf("first answer to a slow upload: %d", first)
 
 	for i := range 3 {
@@ -117,6 +107,29 @@ func TestSlowUploadsLeaveOthersServed(t *testing.T) {
 	}
 	if first != http.StatusTooManyRequests {
 		t.Errorf("the slow client's surplus uploads got %d, want 429", first)
+	}
+}
+
+// readStatus reads the answer on c in its own goroutine and sends its
+// status to answered.
+func readStatus(c net.Conn, answered chan<- int) {
+	go func() {
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err == nil {
+			resp.Body.Close()
+			answered <- resp.StatusCode
+		}
+	}()
+}
+
+// firstAnswer is the first status sent to answered, or 0 if none came
+// within 2 s (the callers say why the time decides nothing).
+func firstAnswer(answered <-chan int) int {
+	select {
+	case first := <-answered:
+		return first
+	case <-time.After(2 * time.Second):
+		return 0
 	}
 }
 
@@ -185,10 +198,7 @@ func TestJunkBodiesBoundedMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	dir := t.TempDir()
 	p := proctest.Start(t, bin, "", nil, "--data-dir", filepath.Join(dir, "data"),
 		"--training-file", filepath.Join(dir, "training_data.jsonl"), "--log-level", "error")

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestStalledUploadsLeaveOthersMemory: one client sends uploads one byte
@@ -39,24 +37,14 @@ func TestStalledUploadsLeaveOthersMemory(t *testing.T) {
 			fmt.Fprintf(c, "POST /api/webhooks/generation-failed HTTP/1.1\r\nHost: hogpipe.example.com\r\n"+
 				"X-Forwarded-For: 198.51.100.66\r\nAuthorization: Bearer %s\r\nContent-Length: %d\r\n\r\n%s", secret, length, chunk)
 		}()
-		go func() {
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err == nil {
-				resp.Body.Close()
-				answered <- resp.StatusCode
-			}
-		}()
+		readStatus(c, answered)
 	}
 	// The first answer to a stalled upload (a 429 past the client's share)
 	// means the server has taken in what it will. The old code answered
 	// none before the budget wait, so there the wait ends after 2 s, when
 	// the uploads long hold the budget: the time only lets the old failure
 	// show, it decides nothing below.
-	first := 0
-	select {
-	case first = <-answered:
-	case <-time.After(2 * time.Second):
-	}
+	first := firstAnswer(answered)
 	for i := range 3 {
 		r := post(t, ts.URL+"/api/webhooks/generation-failed", gfBody(fmt.Sprintf("mem-other-%d", i), "p"),
 			"Authorization", "Bearer "+secret, "X-Forwarded-For", "198.51.100.77")

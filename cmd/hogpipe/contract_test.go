@@ -236,8 +236,7 @@ func (cc *contractCheck) covered(t *testing.T) {
 func TestWebAPIContract(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
 		cc := loadContract(t)
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
+		mg := newMailgun(t)
 		// A long backoff keeps an email that failed once in "retrying"
 		// with its next attempt time, for as long as the test looks.
 		ts := startServer(t, feedbackEnv(mg, db, "HOGPIPE_EMAIL_BACKOFF", "1h"))

@@ -12,9 +12,7 @@ import (
 // a training example, send an email or replay the outbox. Before the fix
 // each of the hostile rows below was taken as the operator's own request.
 func TestCrossSiteRequestsAreRefused(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	own := "http://" + strings.TrimPrefix(ts.URL, "http://")
 
 	// One failed email, for the replay attempts below.

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -33,6 +31,21 @@ func startingAddr(r *replica) string {
 	return ""
 }
 
+// lockTable locks table in a transaction of its own, as a slow or busy
+// database (or another session's long statement) would hold it.
+func lockTable(t *testing.T, db *sql.DB, table string) *sql.Tx {
+	t.Helper()
+	tx, err := db.BeginTx(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(`LOCK TABLE ` + table + ` IN ACCESS EXCLUSIVE MODE`); err != nil {
+		tx.Rollback()
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // TestSIGTERMDuringRecovery stops a replica while it brings the training
 // file up to date (held there by a lock on the file's watermark table, as a
 // slow or busy database would): /readyz says it is recovering, and SIGTERM
@@ -40,13 +53,7 @@ func startingAddr(r *replica) string {
 // migration does — not after the recovery's own 30 s bound, with exit code
 // 1, long past an orchestrator's grace period (as before the fix).
 func TestSIGTERMDuringRecovery(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
 	ctx := context.Background()
 	s, err := sqlstore.OpenPostgres(ctx, url, sqlstore.Options{}) // the schema, migrated
@@ -54,23 +61,12 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openPG(t, url)
+	tx := lockTable(t, db, "mirror_state")
 	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE mirror_state IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
 
 	dir := t.TempDir()
-	r := launch(t, "recovering replica", bin, []string{"DATABASE_URL=" + url},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"), "--shutdown-grace", "5s")
+	r := launch(t, "recovering replica", bin, []string{"DATABASE_URL=" + url}, append(replicaDirs(dir, "data"), "--shutdown-grace", "5s")...)
 	proctest.Eventually(t, "/readyz saying the training file is being recovered", 60*time.Second, func() error {
 		addr := startingAddr(r)
 		if addr == "" {
@@ -103,20 +99,10 @@ func TestSIGTERMDuringRecovery(t *testing.T) {
 // run again), and the waiting replica must apply every migration and
 // serve: no version recorded half applied, no stuck lock.
 func TestKilledMidMigration(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
 	ctx := context.Background()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	// The schema of the previous release: migrations up to 00004.
 	p, err := goose.NewProvider(goose.DialectPostgres, db, os.DirFS("../../sqlstore/migrations/postgres"))
 	if err != nil {
@@ -125,14 +111,8 @@ func TestKilledMidMigration(t *testing.T) {
 	if _, err := p.UpTo(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	tx := lockTable(t, db, "emails")
 	defer tx.Rollback()
-	if _, err := tx.Exec(`LOCK TABLE emails IN ACCESS EXCLUSIVE MODE`); err != nil {
-		t.Fatal(err)
-	}
 	// blocked is how many sessions wait for a lock on the emails table.
 	blocked := func() (int, error) {
 		var n int
@@ -141,24 +121,16 @@ func TestKilledMidMigration(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	args := func(name string) []string {
-		return []string{"--data-dir", filepath.Join(dir, name), "--training-file", filepath.Join(dir, "training_data.jsonl")}
-	}
 	env := []string{"DATABASE_URL=" + url}
-	killed := launch(t, "killed mid-migration", bin, env, args("a")...)
+	killed := launch(t, "killed mid-migration", bin, env, replicaDirs(dir, "a")...)
 	proctest.Eventually(t, "the first replica's migration waiting on the emails table", 60*time.Second, func() error {
 		if n, err := blocked(); err != nil || n == 0 {
 			return fmt.Errorf("%d sessions waiting (%v)", n, err)
 		}
 		return nil
 	})
-	next := launch(t, "next", bin, env, args("b")...)
-	proctest.Eventually(t, "the second replica waiting for the migration lock", 60*time.Second, func() error {
-		if !strings.Contains(next.Logs(), "waiting for another replica to finish migrating the schema") {
-			return errors.New("not logged yet")
-		}
-		return nil
-	})
+	next := launch(t, "next", bin, env, replicaDirs(dir, "b")...)
+	waitLogged(t, "the second replica waiting for the migration lock", next.Logs, "waiting for another replica to finish migrating the schema")
 	killed.cmd.Process.Kill()
 	<-killed.exited
 	// The dead replica's statement still waits in its backend; once the
@@ -188,54 +160,10 @@ func TestKilledMidMigration(t *testing.T) {
 // SIGTERM, as an operator pressing Ctrl-C twice expects, instead of
 // ignoring it for the rest of the grace (as before).
 func TestSecondSignalExitsAtOnce(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 16)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		for len(accepted) > 0 {
-			(<-accepted).Close()
-		}
-	})
-	dir := t.TempDir()
-	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
-		"--email-timeout", "10m", "--shutdown-grace", "10m").ready(t)
-	body := `{"event":{"uuid":"twice-1","event":"feature_used"},"person":{"properties":{"email":"twice@example.com"}}}`
-	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {
-		t.Fatalf("ingest: %d %v", p.Status, p.Body)
-	}
-	proctest.Eventually(t, "the send reaching Mailgun", 30*time.Second, func() error {
-		if len(accepted) == 0 {
-			return errors.New("no connection yet")
-		}
-		return nil
-	})
+	bin := needBinary(t)
+	r := replicaWithHungSend(t, bin, "twice", "--email-timeout", "10m", "--shutdown-grace", "10m")
 	r.cmd.Process.Signal(syscall.SIGTERM)
-	proctest.Eventually(t, "the replica shutting down", 30*time.Second, func() error {
-		if !strings.Contains(r.Logs(), `"msg":"shutting down"`) {
-			return errors.New("not yet")
-		}
-		return nil
-	})
+	waitLogged(t, "the replica shutting down", r.Logs, `"msg":"shutting down"`)
 	select {
 	case <-r.exited:
 		t.Fatalf("exited before the second signal (%v); the send was to hang", r.err)

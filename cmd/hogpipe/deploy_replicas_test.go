@@ -2,17 +2,18 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +30,7 @@ import (
 type replica struct {
 	name   string
 	cmd    *exec.Cmd
-	log    *syncWriter
+	log    *proctest.Buffer
 	url    chan string // the "listening" line's address, once ready
 	exited chan struct{}
 	err    error // how it exited, after exited is closed
@@ -39,7 +40,7 @@ type replica struct {
 // launch starts bin serve without waiting for it to be ready.
 func launch(t *testing.T, name, bin string, env []string, args ...string) *replica {
 	t.Helper()
-	r := &replica{name: name, log: &syncWriter{w: &bytes.Buffer{}}, url: make(chan string, 1), exited: make(chan struct{})}
+	r := &replica{name: name, log: newLog(), url: make(chan string, 1), exited: make(chan struct{})}
 	r.cmd = exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "info"}, args...)...)
 	r.cmd.Env = append(os.Environ(), env...)
 	r.cmd.Stderr = r.log
@@ -96,10 +97,60 @@ func (r *replica) stop(t *testing.T) error {
 	return r.err
 }
 
+// waitExit waits for the process to end, failing the test with
+// stillRunning if it has not within d.
+func (r *replica) waitExit(t *testing.T, d time.Duration, stillRunning string) {
+	t.Helper()
+	select {
+	case <-r.exited:
+	case <-time.After(d):
+		t.Fatal(stillRunning)
+	}
+}
+
+// procExitCode is the exit code a process's Wait error stands for: 0 for nil,
+// -1 if the process did not exit by itself (or could not be run).
+func procExitCode(err error) int {
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.ExitCode()
+	}
+	return -1
+}
+
 func (r *replica) Logs() string {
-	r.log.mu.Lock()
-	defer r.log.mu.Unlock()
-	return r.log.w.(*bytes.Buffer).String()
+	return r.log.String()
+}
+
+// openPG opens the PostgreSQL database at url, closed when the test ends.
+func openPG(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// pool calls do from workers goroutines with each number sent on jobs;
+// close jobs, then wait for the calls to end.
+func pool(workers int, do func(i int)) (jobs chan<- int, wait func()) {
+	c := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range c {
+				do(i)
+			}
+		}()
+	}
+	return c, wg.Wait
 }
 
 func statusIs(url string, want int) error {
@@ -124,10 +175,7 @@ func TestReplicasStartTogether(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts thirty processes")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	waited := 0
 	for round := range 10 {
 		url := pgtest.URL(t)
@@ -136,7 +184,7 @@ func TestReplicasStartTogether(t *testing.T) {
 		var reps []*replica
 		for i := range 3 {
 			reps = append(reps, launch(t, fmt.Sprintf("round %d replica %d", round, i), bin, env,
-				"--data-dir", filepath.Join(dir, fmt.Sprint(i)), "--training-file", filepath.Join(dir, "training_data.jsonl")))
+				replicaDirs(dir, fmt.Sprint(i))...))
 		}
 		for _, r := range reps {
 			r.ready(t)
@@ -159,19 +207,9 @@ func TestReplicasStartTogether(t *testing.T) {
 // ready once the lock is released; one stopped while it waits exits 0. On
 // 56144a1 a replica did not listen at all before it had migrated.
 func TestMigrationWaitIsNotReady(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	ctx := context.Background()
 	conn, err := db.Conn(ctx)
 	if err != nil {
@@ -186,21 +224,13 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	r := launch(t, "waiting replica", bin, []string{"DATABASE_URL=" + url},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"))
+	r := launch(t, "waiting replica", bin, []string{"DATABASE_URL=" + url}, replicaDirs(dir, "data")...)
 	var addr string
 	proctest.Eventually(t, "the waiting log line", 30*time.Second, func() error {
-		logs := r.Logs()
-		if !strings.Contains(logs, "waiting for another replica to finish migrating the schema") {
+		if !strings.Contains(r.Logs(), "waiting for another replica to finish migrating the schema") {
 			return errors.New("not logged yet")
 		}
-		for _, line := range strings.Split(logs, "\n") {
-			if strings.Contains(line, `"msg":"starting;`) {
-				_, a, _ := strings.Cut(line, `"addr":"`)
-				addr, _, _ = strings.Cut(a, `"`)
-			}
-		}
-		if addr == "" {
+		if addr = startingAddr(r); addr == "" {
 			return errors.New("no address logged")
 		}
 		return nil
@@ -217,14 +247,8 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 		t.Errorf("ingest while waiting: %d %v, want 503", p.Status, p.Body)
 	}
 	// A replica stopped while it waits stops cleanly.
-	quitter := launch(t, "replica stopped while waiting", bin, []string{"DATABASE_URL=" + url},
-		"--data-dir", filepath.Join(dir, "data2"), "--training-file", filepath.Join(dir, "training_data.jsonl"))
-	proctest.Eventually(t, "the second replica waiting", 30*time.Second, func() error {
-		if !strings.Contains(quitter.Logs(), "waiting for another replica to finish migrating the schema") {
-			return errors.New("not logged yet")
-		}
-		return nil
-	})
+	quitter := launch(t, "replica stopped while waiting", bin, []string{"DATABASE_URL=" + url}, replicaDirs(dir, "data2")...)
+	waitLogged(t, "the second replica waiting", quitter.Logs, "waiting for another replica to finish migrating the schema")
 	if err := quitter.stop(t); err != nil {
 		t.Errorf("SIGTERM while waiting for the migration lock: %v, want exit 0", err)
 	}
@@ -246,13 +270,7 @@ func TestMigrationWaitIsNotReady(t *testing.T) {
 // a message saying so, and leave the database as it was. On 56144a1 it
 // started and served.
 func TestRefusesNewerSchema(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	cases := []struct {
 		name, change, message string
 	}{
@@ -286,13 +304,8 @@ func TestRefusesNewerSchema(t *testing.T) {
 				}
 				before := snapshot(t, db)
 				r := launch(t, "refusing run", bin, env, args...)
-				select {
-				case <-r.exited:
-				case <-time.After(60 * time.Second):
-					t.Fatal("still running against a newer database")
-				}
-				var ee *exec.ExitError
-				if !errors.As(r.err, &ee) || ee.ExitCode() != 2 {
+				r.waitExit(t, 60*time.Second, "still running against a newer database")
+				if procExitCode(r.err) != 2 {
 					t.Errorf("exit: %v, want exit code 2", r.err)
 				}
 				if !strings.Contains(r.Logs(), c.message) {
@@ -400,10 +413,7 @@ func TestDrainHandsOffWriter(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs two processes")
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	url := pgtest.URL(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
@@ -490,16 +500,8 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 	if stored != len(gf)+len(fu) {
 		t.Errorf("%d events stored, %d acknowledged", stored, len(gf)+len(fu))
 	}
-	seen := map[string]int{}
-	lines := readLines(t, file)
-	for _, l := range lines {
-		seen[l["id"].(string)]++
-	}
-	for id := range gf {
-		if seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	seen := idCounts(t, file)
+	eachOnce(t, seen, slices.Collect(maps.Keys(gf)))
 	for id, k := range seen {
 		if !gf[id] {
 			t.Errorf("%s is in the training file %d times but was never acknowledged", id, k)
@@ -524,7 +526,10 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 			}
 		}
 	}
-	return stored, len(lines)
+	for _, k := range seen {
+		written += k
+	}
+	return stored, written
 }
 
 // TestShutdownWithinGrace stops a replica whose email send hangs (its
@@ -533,13 +538,24 @@ func checkExactlyOnce(t *testing.T, url, file string, gf map[string]bool, fu map
 // message saying the grace ran out, not wait for the send. On 56144a1 it
 // waited for the send.
 func TestShutdownWithinGrace(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
+	bin := needBinary(t)
+	r := replicaWithHungSend(t, bin, "grace", "--email-timeout", "1m", "--shutdown-grace", "1s")
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	r.waitExit(t, 30*time.Second, "still running 30 s after SIGTERM with --shutdown-grace 1s")
+	if procExitCode(r.err) != 1 {
+		t.Errorf("exit: %v, want exit code 1", r.err)
 	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
+	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
+		t.Errorf("the log does not say the grace ran out:\n%s", r.Logs())
 	}
+}
+
+// replicaWithHungSend starts a ready replica whose Mailgun accepts the
+// connection and never answers, ingests one event (uuid name+"-1") that
+// sends an email, and returns once that send has reached Mailgun: the
+// replica has a send in flight that will not end by itself.
+func replicaWithHungSend(t *testing.T, bin, name string, args ...string) *replica {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -561,10 +577,9 @@ func TestShutdownWithinGrace(t *testing.T) {
 		}
 	})
 	dir := t.TempDir()
-	r := launch(t, "replica", bin, []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=http://" + ln.Addr().String()},
-		"--data-dir", filepath.Join(dir, "data"), "--training-file", filepath.Join(dir, "training_data.jsonl"),
-		"--email-timeout", "1m", "--shutdown-grace", "1s").ready(t)
-	body := `{"event":{"uuid":"grace-1","event":"feature_used"},"person":{"properties":{"email":"grace@example.com"}}}`
+	r := launch(t, "replica", bin, mailProcEnv("http://"+ln.Addr().String()),
+		append(replicaDirs(dir, "data"), args...)...).ready(t)
+	body := fmt.Sprintf(`{"event":{"uuid":"%s-1","event":"feature_used"},"person":{"properties":{"email":"%s@example.com"}}}`, name, name)
 	if p := post(t, r.URL+"/api/webhooks/posthog", body); p.Status != 200 {
 		t.Fatalf("ingest: %d %v", p.Status, p.Body)
 	}
@@ -574,17 +589,11 @@ func TestShutdownWithinGrace(t *testing.T) {
 		}
 		return nil
 	})
-	r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(30 * time.Second):
-		t.Fatal("still running 30 s after SIGTERM with --shutdown-grace 1s")
-	}
-	var ee *exec.ExitError
-	if !errors.As(r.err, &ee) || ee.ExitCode() != 1 {
-		t.Errorf("exit: %v, want exit code 1", r.err)
-	}
-	if !strings.Contains(r.Logs(), "not finished within --shutdown-grace") {
-		t.Errorf("the log does not say the grace ran out:\n%s", r.Logs())
-	}
+	return r
+}
+
+// replicaDirs are the arguments giving a replica its own data directory
+// dir/name and the training file all replicas in dir share.
+func replicaDirs(dir, name string) []string {
+	return []string{"--data-dir", filepath.Join(dir, name), "--training-file", filepath.Join(dir, "training_data.jsonl")}
 }

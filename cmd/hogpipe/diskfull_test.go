@@ -90,15 +90,7 @@ func TestDiskFullAnswers503(t *testing.T) {
 		}
 		return nil
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) { // fails on a torn or unparsable line
-		seen[l["id"].(string)]++
-	}
-	for i := range n {
-		if id := fmt.Sprintf("full-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("full", n, 1)) // fails on a torn or unparsable line
 }
 
 func dirSize(t *testing.T, dir string) int64 {

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 )
 
 // BenchmarkEmailSend measures emails/s through the whole email path with
@@ -15,8 +13,7 @@ import (
 // claimed, rendered, sent with mailgun-go to a local Mailgun-compatible
 // server (which checks auth and form fields) and recorded as sent.
 func BenchmarkEmailSend(b *testing.B) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(b)
 	ts := startServer(b, map[string]string{"MAILGUN_API_KEY": mg.APIKey, "HOGPIPE_PUBLIC_URL": testPublicURL, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL,
 		"HOGPIPE_EMAIL_SENDS_PER_HOUR": "0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR": "0"})
 	b.ResetTimer()

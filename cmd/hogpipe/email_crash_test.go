@@ -22,12 +22,10 @@ func TestEmailCrashLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash test builds and kills the binary")
 	}
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	mg.Always(&mailguntest.Response{Delay: 5 * time.Millisecond})
-	env := []string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
-		"HOGPIPE_EMAIL_BACKOFF=20ms", "HOGPIPE_EMAIL_TIMEOUT=2s",
-		"HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0"} // a burst of 400 to one domain
+	// No send limits: a burst of 400 to one domain.
+	env := mailProcEnv(mg.URL, "HOGPIPE_EMAIL_BACKOFF=20ms", "HOGPIPE_EMAIL_TIMEOUT=2s")
 	dir := t.TempDir()
 	dataDir, file := filepath.Join(dir, "data"), filepath.Join(dir, "training_data.jsonl")
 

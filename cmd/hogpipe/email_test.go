@@ -13,6 +13,42 @@ import (
 )
 
 // mailEnv points hogpipe at a fake Mailgun with fast retries.
+// newMailgun starts a fake Mailgun for key-123 and mg.example.com, closed
+// when the test ends (after the servers started later have stopped).
+func newMailgun(t testing.TB) *mailguntest.Server {
+	mg := mailguntest.New("key-123", "mg.example.com")
+	t.Cleanup(mg.Close)
+	return mg
+}
+
+// mailProcEnv is the environment of a hogpipe process that sends through
+// the Mailgun at apiBase (key-123, mg.example.com) with no hourly send
+// limits, followed by extra ("NAME=value" each).
+func mailProcEnv(apiBase string, extra ...string) []string {
+	return append([]string{"MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + apiBase,
+		"HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0"}, extra...)
+}
+
+// mailServer is a server sending through a new fake Mailgun, with
+// mailEnv(mg, extra...).
+func mailServer(t testing.TB, extra ...string) (*mailguntest.Server, *testServer) {
+	t.Helper()
+	mg := newMailgun(t)
+	return mg, startServer(t, mailEnv(mg, extra...))
+}
+
+// sentEmail posts a feature_used event with id for addr and fails the
+// test at once unless its email is sent.
+func sentEmail(t *testing.T, ts *testServer, id, addr string) map[string]any {
+	t.Helper()
+	post(t, ts.URL+"/api/webhooks/feature-used", featureBody(id, addr))
+	e := emailOf(t, ts, id)
+	if e["state"] != "sent" {
+		t.Fatalf("email of %s: %v", id, e)
+	}
+	return e
+}
+
 func mailEnv(mg *mailguntest.Server, extra ...string) map[string]string {
 	env := map[string]string{
 		"MAILGUN_API_KEY": mg.APIKey, "MAILGUN_DOMAIN": mg.Domain, "MAILGUN_API_BASE": mg.URL,
@@ -55,9 +91,7 @@ func emailOf(t *testing.T, ts *testServer, id string, want ...string) map[string
 }
 
 func TestEmailSentThroughMailgun(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	if r := post(t, ts.URL+"/api/webhooks/feature-used", featureBody("f1", "ada@example.com")); r.Status != 200 {
 		t.Fatal(r.Body)
 	}
@@ -74,9 +108,7 @@ func TestEmailSentThroughMailgun(t *testing.T) {
 }
 
 func TestEmailExactlyOnceAndFrequencyCap(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	for range 3 { // PostHog retrying one delivery
 		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("once", "bob@example.com"))
 	}
@@ -98,9 +130,7 @@ func TestEmailExactlyOnceAndFrequencyCap(t *testing.T) {
 }
 
 func TestEmailFailureModes(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	cases := []struct {
 		name     string
 		script   []mailguntest.Response
@@ -145,9 +175,7 @@ func TestEmailFailureModes(t *testing.T) {
 }
 
 func TestEmailHonoursRetryAfter(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	mg.Then(mailguntest.Response{Status: 429, RetryAfter: "1"})
 	start := time.Now()
 	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("ra", "ra@example.com"))

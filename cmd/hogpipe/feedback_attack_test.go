@@ -20,8 +20,7 @@ import (
 // refused with nothing changed; the dashboard's own requests (same origin)
 // and non-browser clients (curl: no Origin, no Sec-Fetch-Site) still work.
 func TestAdminWritesRefuseCrossSiteRequests(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	ts := startServer(t, feedbackEnv(mg, nil))
 	// An email that failed: the replay endpoint has something to requeue.
 	mg.Then(mailguntest.Response{Status: 400, Message: "'to' parameter is not a valid address"})
@@ -103,8 +102,7 @@ func TestAdminWritesRefuseCrossSiteRequests(t *testing.T) {
 // the webhook signing key.
 func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
 	const to, other = "grace.hopper@example.com", "ada.lovelace@example.com"
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	ts := startServer(t, feedbackEnv(mg, nil), "--log-level", "info")
 	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("l1", to))
 	if e := emailOf(t, ts, "l1"); e["state"] != "sent" {
@@ -146,8 +144,7 @@ func TestFeedbackLogsHoldNoAddresses(t *testing.T) {
 // (the worker does not look at consent again): refused, by the API and
 // the CLI, and nothing is sent.
 func TestReplayRefusesNoConsent(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	env := feedbackEnv(mg, nil, "HOGPIPE_EMAIL_REQUIRE_CONSENT", "marketing_consent")
 	ts := startServer(t, env)
 	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("nc1", "nc@example.com"))
@@ -230,9 +227,7 @@ func hostileTokens(valid string) map[string]string {
 // shows.
 func TestUnsubscribeHostileRequests(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
-		ts := startServer(t, feedbackEnv(mg, db))
+		_, ts := feedbackServer(t, db)
 		mine := unsubscribe.NewSigner(testUnsubSecret, time.Hour)
 		valid := mine.Token("Ada@Example.com", "feature_used", time.Now())
 		base := ts.URL + "/unsubscribe/"
@@ -332,14 +327,8 @@ func TestUnsubscribeHostileRequests(t *testing.T) {
 // server, on both databases.
 func TestMailgunIgnoredEventTokenCannotBeReused(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
-		ts := startServer(t, feedbackEnv(mg, db))
-		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("ig1", "ivy@example.com"))
-		e := emailOf(t, ts, "ig1")
-		if e["state"] != "sent" {
-			t.Fatalf("email: %v", e)
-		}
+		_, ts := feedbackServer(t, db)
+		e := sentEmail(t, ts, "ig1", "ivy@example.com")
 		now := time.Now()
 		accepted := mailguntest.Sign(testSigningKey, now, mailguntest.Event{Event: "accepted", Recipient: "ivy@example.com", EventID: "ig1"})
 		if st, body := webhook(t, ts, accepted); st != 200 || !strings.Contains(body, "ignored") {
@@ -373,8 +362,7 @@ func TestMailgunIgnoredEventTokenCannotBeReused(t *testing.T) {
 // (1000 per page through mailgun-go): with lists longer than a page, and
 // one exactly a page long, nothing is missed or counted twice.
 func TestSuppressionsSyncReadsEveryPage(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	env := feedbackEnv(mg, nil)
 	ts := startServer(t, env)
 	for i := range 2345 {
@@ -401,14 +389,8 @@ func TestSuppressionsSyncReadsEveryPage(t *testing.T) {
 // and only the ones that should change something do.
 func TestMailgunWebhookHostileTable(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
-		ts := startServer(t, feedbackEnv(mg, db))
-		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("h-ann", "ann@example.com"))
-		ann := emailOf(t, ts, "h-ann")
-		if ann["state"] != "sent" {
-			t.Fatalf("email: %v", ann)
-		}
+		_, ts := feedbackServer(t, db)
+		ann := sentEmail(t, ts, "h-ann", "ann@example.com")
 		now := time.Now()
 		raw := func(body string) mailguntest.Signed { return mailguntest.Signed{Timestamp: "raw", Token: body} }
 		for _, c := range []struct {
@@ -487,8 +469,7 @@ func TestMailgunWebhookHostileTable(t *testing.T) {
 // handling. On both databases, with the key hogpipe made itself.
 func TestUnsubscribeLinksOutliveTheEmailSetting(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
+		mg := newMailgun(t)
 		env := feedbackEnv(mg, db)
 		delete(env, "HOGPIPE_UNSUBSCRIBE_SECRET") // the key kept in the data directory or the database
 		ts := startServer(t, env)

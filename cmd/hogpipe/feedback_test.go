@@ -35,6 +35,14 @@ func onBothDatabases(t *testing.T, f func(t *testing.T, env map[string]string)) 
 	t.Run("postgres", func(t *testing.T) { f(t, map[string]string{"DATABASE_URL": pgtest.URL(t)}) })
 }
 
+// feedbackServer is a server sending through a new fake Mailgun, with
+// feedbackEnv(mg, db, extra...).
+func feedbackServer(t *testing.T, db map[string]string, extra ...string) (*mailguntest.Server, *testServer) {
+	t.Helper()
+	mg := newMailgun(t)
+	return mg, startServer(t, feedbackEnv(mg, db, extra...))
+}
+
 func feedbackEnv(mg *mailguntest.Server, db map[string]string, extra ...string) map[string]string {
 	env := mailEnv(mg, append([]string{"HOGPIPE_UNSUBSCRIBE_SECRET", testUnsubSecret, "MAILGUN_WEBHOOK_SIGNING_KEY", testSigningKey,
 		"MAIL_REPLY_TO", "team@mg.example.com"}, extra...)...)
@@ -67,13 +75,8 @@ func suppressionsOf(t *testing.T, ts *testServer) map[string]any {
 
 func TestUnsubscribeOneClick(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
-		ts := startServer(t, feedbackEnv(mg, db))
-		post(t, ts.URL+"/api/webhooks/feature-used", featureBody("u1", "Ada@Example.com"))
-		if e := emailOf(t, ts, "u1"); e["state"] != "sent" {
-			t.Fatalf("email: %v", e)
-		}
+		mg, ts := feedbackServer(t, db)
+		sentEmail(t, ts, "u1", "Ada@Example.com")
 		msgs := mg.Messages()
 		if len(msgs) != 1 {
 			t.Fatalf("messages: %v", msgs)
@@ -180,9 +183,7 @@ func emailByID(t *testing.T, ts *testServer, id any) map[string]any {
 
 func TestMailgunEventWebhooks(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
-		ts := startServer(t, feedbackEnv(mg, db))
+		_, ts := feedbackServer(t, db)
 		ids := map[string]any{}
 		for _, who := range []string{"bob", "carol", "dan"} {
 			post(t, ts.URL+"/api/webhooks/feature-used", featureBody("w-"+who, who+"@example.com"))
@@ -298,8 +299,7 @@ func TestMailgunEventWebhooks(t *testing.T) {
 }
 
 func TestMailgunWebhookNeedsItsKey(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	env := mailEnv(mg) // no MAILGUN_WEBHOOK_SIGNING_KEY
 	ts := startServer(t, env)
 	// mailgun-go would fall back to the API key; hogpipe must not.
@@ -310,8 +310,7 @@ func TestMailgunWebhookNeedsItsKey(t *testing.T) {
 }
 
 func TestRealSendingNeedsUnsubscribe(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	env := mailEnv(mg)
 	delete(env, "HOGPIPE_PUBLIC_URL")
 	var out, errb bytes.Buffer
@@ -341,9 +340,7 @@ func TestRealSendingNeedsUnsubscribe(t *testing.T) {
 }
 
 func TestConsentRequired(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg, "HOGPIPE_EMAIL_REQUIRE_CONSENT", "marketing_consent"))
+	_, ts := mailServer(t, "HOGPIPE_EMAIL_REQUIRE_CONSENT", "marketing_consent")
 	for i, c := range []struct {
 		consent string // JSON value, "" for absent
 		state   string
@@ -364,8 +361,7 @@ func TestConsentRequired(t *testing.T) {
 
 func TestSuppressionsAPIAndCLI(t *testing.T) {
 	onBothDatabases(t, func(t *testing.T, db map[string]string) {
-		mg := mailguntest.New("key-123", "mg.example.com")
-		defer mg.Close()
+		mg := newMailgun(t)
 		env := feedbackEnv(mg, db)
 		ts := startServer(t, env)
 		if r := post(t, ts.URL+"/api/suppressions", `{"address":"Eve@Example.com","detail":"asked by phone"}`); r.Status != 200 || r.Body["added"] != true {

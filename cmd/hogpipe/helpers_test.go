@@ -24,14 +24,12 @@ type testServer struct {
 	DataDir      string
 	TrainingFile string
 	stop         func()
-	logs         *syncWriter
+	logs         *proctest.Buffer
 }
 
 // Logs is what the server has logged so far.
 func (ts *testServer) Logs() string {
-	ts.logs.mu.Lock()
-	defer ts.logs.mu.Unlock()
-	return ts.logs.w.(*bytes.Buffer).String()
+	return ts.logs.String()
 }
 
 // startServer runs "hogpipe serve" on a free port with a fresh data
@@ -49,7 +47,7 @@ func restartServer(t testing.TB, ts *testServer, env map[string]string, args ...
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
-	ts.logs = &syncWriter{w: &bytes.Buffer{}}
+	ts.logs = newLog()
 	argv := append([]string{"hogpipe", "serve", "--addr", "127.0.0.1:0", "--data-dir", ts.DataDir,
 		"--training-file", ts.TrainingFile, "--log-level", "warn"}, args...)
 	getenv := func(k string) string { return env[k] }
@@ -107,16 +105,33 @@ func underLoad(workers int, send func(ctx context.Context, w, i int)) (stop func
 	return func() { cancel(); wg.Wait() }
 }
 
-// syncWriter lets the server's goroutines share one log buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+// newLog is a log buffer the goroutines of a server or a child process's
+// output can share.
+func newLog() *proctest.Buffer { return &proctest.Buffer{} }
+
+// needBinary builds the hogpipe binary for a test that runs it as a
+// separate process, and skips that test under -short.
+func needBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
 }
 
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(p)
+// waitLogged waits until logs() contains want.
+func waitLogged(t *testing.T, what string, logs func() string, want string) {
+	t.Helper()
+	proctest.Eventually(t, what, 60*time.Second, func() error {
+		if !strings.Contains(logs(), want) {
+			return fmt.Errorf("%q not logged yet", want)
+		}
+		return nil
+	})
 }
 
 // response is a decoded JSON answer.
@@ -200,6 +215,38 @@ func readLines(t *testing.T, path string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// idCounts reads the training file's lines (failing the test on a torn
+// or unparsable one) and counts the lines of each id.
+func idCounts(t *testing.T, file string) map[string]int {
+	t.Helper()
+	seen := map[string]int{}
+	for _, l := range readLines(t, file) {
+		id, _ := l["id"].(string)
+		seen[id]++
+	}
+	return seen
+}
+
+// eachOnce fails the test for every id of ids that seen (from idCounts)
+// does not count exactly once.
+func eachOnce(t *testing.T, seen map[string]int, ids []string) {
+	t.Helper()
+	for _, id := range ids {
+		if seen[id] != 1 {
+			t.Errorf("%s is in the training file %d times", id, seen[id])
+		}
+	}
+}
+
+// numbered is the ids prefix-0, prefix-step, prefix-2*step, ... below n.
+func numbered(prefix string, n, step int) []string {
+	var ids []string
+	for i := 0; i < n; i += step {
+		ids = append(ids, fmt.Sprintf("%s-%d", prefix, i))
+	}
+	return ids
 }
 
 func (ts *testServer) stats(t testing.TB) map[string]any {

@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -46,21 +45,47 @@ func nestLines(n int) []byte {
 func nestExamples(n int) int { return n + 4 }
 
 // importBackend runs a test on SQLite and on PostgreSQL. env is what every
-// hogpipe process of the test gets; dataDir is set on SQLite.
+// hogpipe process of the test gets; dataDir is set on SQLite; dir is an
+// empty directory of the test's own and file the training file in it.
 type importBackend struct {
 	name    string
 	env     []string
 	dataDir string
+	dir     string
+	file    string
 }
 
+// importBackends runs test on each backend; it skips under -short, as
+// every test it runs starts the binary.
 func importBackends(t *testing.T, test func(t *testing.T, b importBackend)) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	backend := func(t *testing.T, name string, env []string) importBackend {
+		dir := t.TempDir()
+		return importBackend{name: name, env: env, dataDir: filepath.Join(t.TempDir(), "data"), dir: dir, file: filepath.Join(dir, "training_data.jsonl")}
+	}
 	t.Run("sqlite", func(t *testing.T) {
-		test(t, importBackend{name: "sqlite", dataDir: filepath.Join(t.TempDir(), "data")})
+		test(t, backend(t, "sqlite", nil))
 	})
 	t.Run("postgres", func(t *testing.T) {
 		url := pgtest.URL(t)
-		test(t, importBackend{name: "postgres", env: []string{"DATABASE_URL=" + url}, dataDir: filepath.Join(t.TempDir(), "data")})
+		test(t, backend(t, "postgres", []string{"DATABASE_URL=" + url}))
 	})
+}
+
+// cliEnv is the environment of a command (import, rebuild-training-file)
+// run against the backend's setup and b.file.
+func (b importBackend) cliEnv() []string {
+	return append([]string{"HOGPIPE_DATA_DIR=" + b.dataDir, "HOGPIPE_TRAINING_FILE=" + b.file}, b.env...)
+}
+
+// noCopies fails the test if a copy of file was made beside it.
+func noCopies(t *testing.T, file string) {
+	t.Helper()
+	if c := copies(t, file); len(c) != 0 {
+		t.Errorf("copies made: %v", c)
+	}
 }
 
 // hogpipe runs the binary with args and returns its output and exit code.
@@ -98,6 +123,14 @@ func (b importBackend) serve(t *testing.T, file string) *proctest.Proc {
 	return proctest.Start(t, bin, "", b.env, "--data-dir", b.dataDir, "--training-file", file, "--log-level", "warn")
 }
 
+// command is bin serve on a free port with the backend's data directory
+// and environment and the training file file, not started.
+func (b importBackend) command(bin, file string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file}, args...)...)
+	cmd.Env = append(os.Environ(), b.env...)
+	return cmd
+}
+
 // serveAsync is serve for a goroutine: it reports a failure to start with
 // t.Error and returns nil.
 func (b importBackend) serveAsync(t *testing.T, file string) *proctest.Proc {
@@ -106,8 +139,7 @@ func (b importBackend) serveAsync(t *testing.T, file string) *proctest.Proc {
 		t.Error(err)
 		return nil
 	}
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file, "--log-level", "warn")
-	cmd.Env = append(os.Environ(), b.env...)
+	cmd := b.command(bin, file, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	stdout, err := cmd.StdoutPipe()
 	if err == nil {
@@ -206,12 +238,8 @@ func exportV(t *testing.T, url, format string) []map[string]any {
 // keep all of that. On PostgreSQL two replicas start at once; the one that
 // writes the file adopts it.
 func TestAdoptExistingTrainingFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
 	importBackends(t, func(t *testing.T, b importBackend) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "training_data.jsonl")
+		dir, file := b.dir, b.file
 		size := 40
 		if b.name == "postgres" {
 			size = 20000 // adopting takes a while: the other replica must wait
@@ -324,7 +352,7 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 
 		// Importing the live training file, or the original file again,
 		// adds nothing while hogpipe runs.
-		importEnv := append([]string{"HOGPIPE_DATA_DIR=" + b.dataDir, "HOGPIPE_TRAINING_FILE=" + file}, b.env...)
+		importEnv := b.cliEnv()
 		if out, errOut, code := runBin(t, importEnv, "import", file); code != 0 || !strings.Contains(out, "nothing imported") {
 			t.Errorf("import of the live file: exit %d\n%s%s", code, out, errOut)
 		}
@@ -359,9 +387,7 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 		if got3, _ := os.ReadFile(file); !bytes.Equal(got3, got2) {
 			t.Errorf("rebuild changed the file:\n%s\nwant\n%s", got3, got2)
 		}
-		if c := copies(t, file); len(c) != 0 {
-			t.Errorf("copies made: %v", c)
-		}
+		noCopies(t, file)
 	})
 }
 
@@ -369,22 +395,14 @@ func TestAdoptExistingTrainingFile(t *testing.T) {
 // while it adopts a large file, then lets it start: the file keeps its
 // head, holds each line once, and the store holds each line once.
 func TestAdoptionSurvivesKills(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := needBinary(t)
 	importBackends(t, func(t *testing.T, b importBackend) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "training_data.jsonl")
+		file := b.file
 		orig := nestLines(20000)
 		n := nestExamples(20000)
 		os.WriteFile(file, orig, 0o644)
 		for range 4 {
-			cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file, "--log-level", "error")
-			cmd.Env = append(os.Environ(), b.env...)
+			cmd := b.command(bin, file, "--log-level", "error")
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
@@ -410,22 +428,16 @@ func TestAdoptionSurvivesKills(t *testing.T) {
 		if len(ex) != n || len(ids) != n {
 			t.Errorf("store holds %d examples (%d ids), want %d", len(ex), len(ids), n)
 		}
-		if c := copies(t, file); len(c) != 0 {
-			t.Errorf("copies made: %v", c)
-		}
+		noCopies(t, file)
 	})
 }
 
 // TestImportCommand: hogpipe import into a running setup; twice adds
 // nothing; a file that is not JSONL is refused with nothing changed.
 func TestImportCommand(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
 	importBackends(t, func(t *testing.T, b importBackend) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "training_data.jsonl")
-		env := append([]string{"HOGPIPE_DATA_DIR=" + b.dataDir, "HOGPIPE_TRAINING_FILE=" + file}, b.env...)
+		dir, file := b.dir, b.file
+		env := b.cliEnv()
 		p := b.serve(t, file)
 		postGF(t, p.URL, "before-import", "before import")
 		waitFileLines(t, file, 1)
@@ -486,9 +498,6 @@ func TestImportCommand(t *testing.T) {
 // TestStartRefusesNonJSONLTrainingFile: a training file that is not JSONL
 // stops start-up (exit 2) with a message naming it, and is left as it was.
 func TestStartRefusesNonJSONLTrainingFile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
 	importBackends(t, func(t *testing.T, b importBackend) {
 		for name, body := range map[string][]byte{
 			"text":           []byte("hello\nworld\n"),
@@ -507,9 +516,7 @@ func TestStartRefusesNonJSONLTrainingFile(t *testing.T) {
 				if got, _ := os.ReadFile(file); !bytes.Equal(got, body) {
 					t.Errorf("the file changed: %q", got)
 				}
-				if c := copies(t, file); len(c) != 0 {
-					t.Errorf("copies made: %v", c)
-				}
+				noCopies(t, file)
 			})
 		}
 	})
@@ -519,23 +526,14 @@ func TestStartRefusesNonJSONLTrainingFile(t *testing.T) {
 // whole lines are adopted, the torn one is dropped from the file and kept
 // in a copy beside it, which the log names.
 func TestAdoptFileWithTornLastLine(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
 	importBackends(t, func(t *testing.T, b importBackend) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "training_data.jsonl")
+		file := b.file
 		orig := nestLines(5)
 		torn := append(append([]byte{}, orig...), `{"timestamp":"2024-07-01T00:00:00.000Z","user_id":"u","failure_re`...)
 		os.WriteFile(file, torn, 0o644)
-		bin, err := buildBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var logs syncBuf
-		cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", b.dataDir, "--training-file", file)
-		cmd.Env = append(os.Environ(), b.env...)
-		cmd.Stderr = &logs
+		logs := newLog()
+		cmd := b.command(needBinary(t), file)
+		cmd.Stderr = logs
 		stdout, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -566,34 +564,13 @@ func TestAdoptFileWithTornLastLine(t *testing.T) {
 	})
 }
 
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestForeignBytesAreKeptInACopy: every path that drops or replaces bytes
 // of the training file keeps a copy of the file first when those bytes are
 // not hogpipe's, and the file ends up as the store says.
 func TestForeignBytesAreKeptInACopy(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs the binary")
-	}
 	importBackends(t, func(t *testing.T, b importBackend) {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "training_data.jsonl")
-		env := append([]string{"HOGPIPE_DATA_DIR=" + b.dataDir, "HOGPIPE_TRAINING_FILE=" + file}, b.env...)
+		dir, file := b.dir, b.file
+		env := b.cliEnv()
 		foreign := []byte(`{"timestamp":"2024-01-01T00:00:00.000Z","user_id":"hand","failure_reason":"x","input_prompt":"added by hand"}` + "\n")
 		appendForeign := func() []byte {
 			t.Helper()

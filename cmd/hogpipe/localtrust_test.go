@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 )
 
 // tcpForwarder is what ssh -R (or any raw TCP tunnel) puts in front of
@@ -50,8 +48,7 @@ func tcpForwarder(t *testing.T, target string) string {
 // the flag, a server with an admin token still served the whole read API
 // to such a request.
 func TestTunnelCannotClaimLocal(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	const admin = "admin-token-0123456789abcdef"
 	ts := startServer(t, mailEnv(mg, "HOGPIPE_ADMIN_TOKEN", admin, "HOGPIPE_TRUST_LOCAL", "false"))
 	tunnel := tcpForwarder(t, strings.TrimPrefix(ts.URL, "http://"))

@@ -119,15 +119,7 @@ func TestNginxInFront(t *testing.T) {
 		}
 		return fmt.Errorf("%d events stored (want %d), %d lines in the training file (want %d)", st.Events, n, lines, n)
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for i := range n {
-		if id := fmt.Sprintf("ngx-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("ngx", n, 1))
 }
 
 func nginxPath() string {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -136,14 +138,6 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("only %d acknowledged before the signal", len(acked))
 	}
 	// Without restarting: the file must already hold everything.
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for id := range acked {
-		if seen[id] != 1 {
-			t.Errorf("acknowledged %s is in the file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), slices.Collect(maps.Keys(acked)))
 	t.Logf("%d acknowledged; exited %v after SIGTERM", len(acked), took.Round(time.Millisecond))
 }

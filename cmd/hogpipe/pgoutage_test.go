@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,31 +65,23 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 	var odd []string
 	// Each client retries its event until it is acknowledged, as PostHog
 	// does, and the outage comes and goes in the middle.
-	jobs := make(chan int)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				for {
-					status, retry := postOnce(i)
-					if status == 200 {
-						acked.Add(1)
-						break
-					}
-					if status == 503 && retry != "" {
-						refused.Add(1)
-					} else {
-						mu.Lock()
-						odd = append(odd, fmt.Sprintf("out-%d: %d %q", i, status, retry))
-						mu.Unlock()
-					}
-					time.Sleep(100 * time.Millisecond)
-				}
+	jobs, wait := pool(8, func(i int) {
+		for {
+			status, retry := postOnce(i)
+			if status == 200 {
+				acked.Add(1)
+				return
 			}
-		}()
-	}
+			if status == 503 && retry != "" {
+				refused.Add(1)
+			} else {
+				mu.Lock()
+				odd = append(odd, fmt.Sprintf("out-%d: %d %q", i, status, retry))
+				mu.Unlock()
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	for i := range n {
 		if i == n/3 {
 			breakIt(px)
@@ -118,7 +109,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 		jobs <- i
 	}
 	close(jobs)
-	wg.Wait()
+	wait()
 	if len(odd) > 0 {
 		t.Errorf("answers other than 200 or 503 + Retry-After: %v", odd[:min(5, len(odd))])
 	}
@@ -138,15 +129,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 		}
 		return nil
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for i := range n {
-		if id := fmt.Sprintf("out-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("out", n, 1))
 }
 
 // TestMirrorWriterLosesItsLock kills the database session that holds the
@@ -159,11 +142,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 		t.Skip("runs two replicas")
 	}
 	dbURL := pgtest.URL(t)
-	db, err := sql.Open("pgx", dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, dbURL)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
 	reps := []*child{
@@ -214,10 +193,7 @@ func TestMirrorWriterLosesItsLock(t *testing.T) {
 		return nil
 	})
 	time.Sleep(500 * time.Millisecond) // a late duplicate would land now
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
+	seen := idCounts(t, file)
 	dups := 0
 	for id, k := range seen {
 		if k != 1 {

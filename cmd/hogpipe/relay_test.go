@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 )
 
 // runCLI runs one hogpipe command the way main does.
@@ -23,9 +21,7 @@ func runCLI(t *testing.T, args ...string) (string, error) {
 // Replay of sent or suppressed emails is refused over HTTP and on the
 // command line without --force; before the fix both re-sent every email.
 func TestReplayRefusesSentAndSuppressed(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("rp1", "ada@example.com"))
 	post(t, ts.URL+"/api/webhooks/feature-used", featureBody("rp2", "ada@example.com"))
 	if e := emailOf(t, ts, "rp1"); e["state"] != "sent" {
@@ -67,9 +63,7 @@ func TestReplayRefusesSentAndSuppressed(t *testing.T) {
 // Case variants of one address give one email, through the real server
 // and Mailgun. Before the fix each variant got a message.
 func TestEmailCaseVariantsGetOneEmail(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	for i, addr := range []string{"Victim@Example.org", "VICTIM@example.org", "victim@EXAMPLE.org"} {
 		id := fmt.Sprintf("cv%d", i)
 		if r := post(t, ts.URL+"/api/webhooks/feature-used", featureBody(id, addr)); r.Status != 200 {
@@ -98,9 +92,7 @@ func captureFeature(id, email string) string {
 // (hogpipe's own page) they do. --email-from-capture lets them all send.
 // Before the fix every capture event sent mail.
 func TestCaptureFromElsewhereSendsNoEmail(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg))
+	mg, ts := mailServer(t)
 	remote := []struct {
 		name    string
 		headers []string
@@ -151,9 +143,7 @@ func TestCaptureFromElsewhereSendsNoEmail(t *testing.T) {
 // Past the per-domain budget, emails wait as deferred (retried when the
 // hour frees a slot), not sent and not lost.
 func TestEmailBudgetDefers(t *testing.T) {
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
-	ts := startServer(t, mailEnv(mg, "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR", "2"))
+	mg, ts := mailServer(t, "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR", "2")
 	for i := range 3 {
 		post(t, ts.URL+"/api/webhooks/feature-used", featureBody(fmt.Sprintf("bd%d", i), fmt.Sprintf("u%d@example.org", i)))
 	}

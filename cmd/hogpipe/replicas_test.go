@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
 	"github.com/hogpipe/hogpipe/internal/proctest"
 )
@@ -34,13 +33,10 @@ func replicaRun(t *testing.T, kill bool) {
 		t.Skip("runs three processes")
 	}
 	url := pgtest.URL(t)
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
-		"HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s",
-		"HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0"}
+	env := mailProcEnv(mg.URL, "DATABASE_URL="+url, "HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s")
 	var reps []*child
 	for i := range 3 {
 		reps = append(reps, startChild(t, filepath.Join(dir, fmt.Sprintf("data%d", i)), file, env...))
@@ -73,37 +69,29 @@ func replicaRun(t *testing.T, kill bool) {
 		}
 		return false
 	}
-	var wg sync.WaitGroup
-	jobs := make(chan int)
 	failed := 0
 	var fmu sync.Mutex
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range jobs {
-				var body string
-				if i%2 == 0 {
-					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"generation_failed","properties":{"input_prompt":"replica prompt %d"}}}`, i, i)
-				} else {
-					body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"feature_used"},"person":{"properties":{"email":"r%d@example.com"}}}`, i, i)
-				}
-				// The same event to two different replicas at the same time.
-				var ok [2]bool
-				var pw sync.WaitGroup
-				for k := range 2 {
-					pw.Add(1)
-					go func() { defer pw.Done(); ok[k] = post((i+k)%3, body) }()
-				}
-				pw.Wait()
-				if !ok[0] && !ok[1] {
-					fmu.Lock()
-					failed++
-					fmu.Unlock()
-				}
-			}
-		}()
-	}
+	jobs, wait := pool(8, func(i int) {
+		var body string
+		if i%2 == 0 {
+			body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"generation_failed","properties":{"input_prompt":"replica prompt %d"}}}`, i, i)
+		} else {
+			body = fmt.Sprintf(`{"event":{"uuid":"r-%d","event":"feature_used"},"person":{"properties":{"email":"r%d@example.com"}}}`, i, i)
+		}
+		// The same event to two different replicas at the same time.
+		var ok [2]bool
+		var pw sync.WaitGroup
+		for k := range 2 {
+			pw.Add(1)
+			go func() { defer pw.Done(); ok[k] = post((i+k)%3, body) }()
+		}
+		pw.Wait()
+		if !ok[0] && !ok[1] {
+			fmu.Lock()
+			failed++
+			fmu.Unlock()
+		}
+	})
 	for i := range n {
 		if kill && i == n/2 {
 			// The first replica started first and writes the file.
@@ -118,7 +106,7 @@ func replicaRun(t *testing.T, kill bool) {
 		jobs <- i
 	}
 	close(jobs)
-	wg.Wait()
+	wait()
 	if failed > 0 {
 		t.Fatalf("%d events were never acknowledged by any replica", failed)
 	}
@@ -145,15 +133,7 @@ func replicaRun(t *testing.T, kill bool) {
 		return fmt.Errorf("events %d (want %d), sent %v (want %d), file lines %d (want %d)",
 			st.Events, n, st.Emails, n/2, lines, n/2)
 	})
-	seen := map[string]int{}
-	for _, l := range readLines(t, file) {
-		seen[l["id"].(string)]++
-	}
-	for i := 0; i < n; i += 2 {
-		if id := fmt.Sprintf("r-%d", i); seen[id] != 1 {
-			t.Errorf("%s is in the training file %d times", id, seen[id])
-		}
-	}
+	eachOnce(t, idCounts(t, file), numbered("r", n, 2))
 	perEvent := map[string]int{}
 	for _, m := range mg.Messages() {
 		perEvent[m.Vars["hogpipe-event-id"]]++

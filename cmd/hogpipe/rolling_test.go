@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"net/http"
 	"os"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hogpipe/hogpipe/internal/mailguntest"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
 	"github.com/hogpipe/hogpipe/internal/proctest"
 )
@@ -88,12 +86,10 @@ func TestRollingUpgrade(t *testing.T) {
 	oldBin := buildRelease(t, from)
 	newBin := buildRehearsal(t)
 
-	mg := mailguntest.New("key-123", "mg.example.com")
-	defer mg.Close()
+	mg := newMailgun(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "training_data.jsonl")
-	env := []string{"DATABASE_URL=" + url, "MAILGUN_API_KEY=key-123", "HOGPIPE_PUBLIC_URL=" + testPublicURL, "HOGPIPE_EMAIL_SENDS_PER_HOUR=0", "HOGPIPE_EMAIL_DOMAIN_SENDS_PER_HOUR=0", "MAILGUN_DOMAIN=mg.example.com", "MAILGUN_API_BASE=" + mg.URL,
-		"HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=2s"}
+	env := mailProcEnv(mg.URL, "DATABASE_URL="+url, "HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=2s")
 	n := 0
 	start := func(name, bin string) *replica {
 		n++
@@ -231,11 +227,7 @@ func TestRollingUpgrade(t *testing.T) {
 // under the old replicas: its migrations and the rehearsal column.
 func checkUpgradedSchema(t *testing.T, url string) {
 	t.Helper()
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openPG(t, url)
 	var version int64
 	var column bool
 	if err := db.QueryRow(`SELECT max(version_id) FROM goose_db_version`).Scan(&version); err != nil {

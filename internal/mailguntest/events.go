@@ -79,14 +79,7 @@ func (s *Server) addToList(list string, item map[string]any) {
 // absolute "next" URL, the last page being empty (as Mailgun's are).
 func (s *Server) listHandler(list string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		user, pass, ok := r.BasicAuth()
-		if !ok || user != "api" || pass != s.APIKey {
-			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprint(w, "Forbidden")
-			return
-		}
-		if r.PathValue("domain") != s.Domain {
-			writeMailgun(w, http.StatusNotFound, map[string]string{"message": "Domain not found: " + r.PathValue("domain")})
+		if !s.authorized(w, r) {
 			return
 		}
 		limit, skip := 100, 0

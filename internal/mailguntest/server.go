@@ -60,6 +60,23 @@ func New(apiKey, domain string) *Server {
 	return s
 }
 
+// authorized answers as Mailgun does a request with the wrong API key
+// (401 "Forbidden") or for another domain (404), and says whether the
+// request got past both.
+func (s *Server) authorized(w http.ResponseWriter, r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user != "api" || pass != s.APIKey {
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, "Forbidden")
+		return false
+	}
+	if r.PathValue("domain") != s.Domain {
+		writeMailgun(w, http.StatusNotFound, map[string]string{"message": "Domain not found: " + r.PathValue("domain")})
+		return false
+	}
+	return true
+}
+
 // Then queues answers for the next requests, in order.
 func (s *Server) Then(rs ...Response) {
 	s.mu.Lock()
@@ -126,14 +143,7 @@ func (s *Server) messagesHandler(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// What Mailgun checks, in its order.
-	user, pass, ok := r.BasicAuth()
-	if !ok || user != "api" || pass != s.APIKey {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, "Forbidden")
-		return
-	}
-	if r.PathValue("domain") != s.Domain {
-		writeMailgun(w, http.StatusNotFound, map[string]string{"message": "Domain not found: " + r.PathValue("domain")})
+	if !s.authorized(w, r) {
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
