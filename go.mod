@@ -2,6 +2,10 @@ module github.com/hogpipe/hogpipe
 
 go 1.26.8
 
+// npm packages under web/ may ship Go files (web/lint/node_modules/flatted
+// does); ./... must not build, vet or test them.
+ignore ./web
+
 require (
 	github.com/chromedp/chromedp v0.23.0
 	github.com/google/uuid v1.6.0
