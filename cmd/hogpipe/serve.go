@@ -182,9 +182,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 
 	gate.SetPhase("recovering the training file")
-	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirrorDone, err := mirror.start(ctx, mirrorCtx)
+	mirror, mirrorDone, err := startTrainingWriter(ctx, mirrorCtx, store, c.trainingFile, log)
 	if err != nil {
 		stopMirror()
 		if ctx.Err() != nil {
@@ -237,8 +236,8 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
 		Store: store, Mirror: mirror, Metrics: mets, Log: log,
 		Ready: []func(context.Context) error{
-			func(context.Context) error { return running(&mirror.running, "training file mirror") },
-			func(context.Context) error { return running(&workerRunning, "email workers") },
+			func(context.Context) error { return running(mirror.Running(), "training file mirror") },
+			func(context.Context) error { return running(workerRunning.Load(), "email workers") },
 		},
 	})
 	self := "http://" + displayAddr(ln.Addr())
@@ -335,8 +334,8 @@ func lockDataDir(dir string) (func(), error) {
 	return func() { f.Close() }, nil
 }
 
-func running(b *atomic.Bool, what string) error {
-	if !b.Load() {
+func running(ok bool, what string) error {
+	if !ok {
 		return fmt.Errorf("%s stopped", what)
 	}
 	return nil
