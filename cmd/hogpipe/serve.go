@@ -7,11 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
@@ -248,7 +246,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 		}
 		return store, func() { store.Close() }, nil
 	}
-	unlock, err := lockDataDir(c.dataDir)
+	unlock, err := sqlstore.LockDataDir(c.dataDir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -401,23 +399,6 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
-}
-
-// lockDataDir makes sure one hogpipe serve owns a data directory: two
-// would both append to the same training file.
-func lockDataDir(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, sqlstore.DirMode); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "hogpipe.lock"), os.O_RDWR|os.O_CREATE, sqlstore.FileMode)
-	if err != nil {
-		return nil, fmt.Errorf("lock data directory: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data directory %s is in use by another hogpipe serve; stop it or use another --data-dir", dir)
-	}
-	return func() { f.Close() }, nil
 }
 
 func running(ok bool, what string) error {
