@@ -90,12 +90,34 @@ func isLocal(r *http.Request) bool {
 	if hh, _, err := net.SplitHostPort(h); err == nil {
 		h = hh
 	}
-	h = strings.Trim(h, "[]")
+	return loopbackHost(strings.Trim(h, "[]"))
+}
+
+// loopbackHost tells whether a host name or address names this machine:
+// the one notion of it that isLocal's Host check and LoopbackAddr (serve's
+// exposed-listener rule) share, so the two cannot drift apart.
+func loopbackHost(h string) bool {
 	if h == "localhost" {
 		return true
 	}
 	ip := net.ParseIP(h)
 	return ip != nil && ip.IsLoopback()
+}
+
+// LoopbackAddr tells whether a listen address only takes local connections.
+func LoopbackAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || host == "" {
+		return false
+	}
+	return loopbackHost(host)
+}
+
+// Exposed tells whether a listener on addr would take webhooks from other
+// machines with nothing to authenticate them; serve refuses that unless
+// Insecure is set.
+func (c Security) Exposed(addr string) bool {
+	return !LoopbackAddr(addr) && !c.WebhookAuthConfigured()
 }
 
 // local is isLocal unless the operator said no request is local.

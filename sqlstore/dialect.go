@@ -156,7 +156,7 @@ var ErrNoFastPath = jsonl.ErrNoFastPath
 type Leader struct {
 	conn *sql.Conn
 	key  int64
-	Lost chan struct{}
+	lost chan struct{}
 	once sync.Once
 	stop chan struct{}
 }
@@ -164,7 +164,7 @@ type Leader struct {
 // TryLead tries once to become the training file's writer. It returns nil
 // (and no error) when another process holds it.
 func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
-	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
+	l := &Leader{lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
 	if !s.d.pg {
 		return l, nil
 	}
@@ -194,7 +194,7 @@ func (s *Store) WaitLead(ctx context.Context, within time.Duration) (*Leader, er
 	if !s.d.pg {
 		return s.TryLead(ctx)
 	}
-	l := &Leader{Lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
+	l := &Leader{lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
 	conn, err := s.r.DB.Conn(ctx)
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func (l *Leader) watch() {
 			err := l.conn.PingContext(ctx)
 			cancel()
 			if err != nil {
-				l.once.Do(func() { close(l.Lost) })
+				l.once.Do(func() { close(l.lost) })
 				return
 			}
 		}

@@ -85,7 +85,7 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 // adopted (a stopped setup) and otherwise adds nothing.
 func importLive(ctx context.Context, abs, dataDir, database string, env *environment, log *slog.Logger) error {
 	if database == "" {
-		unlock, err := lockDataDir(dataDir)
+		unlock, err := sqlstore.LockDataDir(dataDir)
 		if err != nil {
 			// A serve runs: it adopted the file when it started.
 			return importLiveRunning(ctx, abs, dataDir, database, env)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"math"
-	"net"
 	"net/netip"
 	"os"
 	"strings"
@@ -130,7 +129,7 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		sec.TrustedProxies = append(sec.TrustedProxies, prefix.Masked())
 	}
 
-	if !loopbackAddr(addr) && !sec.WebhookAuthConfigured() {
+	if sec.Exposed(addr) {
 		if !c.insecure {
 			return sec, usagef("refusing to listen on %s, reachable from other machines, with no webhook authentication: "+
 				"set HOGPIPE_WEBHOOK_SECRET (a shared secret header) or HOGPIPE_WEBHOOK_SIGNING_SECRET (PostHog's signing secret), "+
@@ -138,24 +137,11 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		}
 		stdout("WARNING: --insecure: webhooks from anywhere are accepted without authentication")
 	}
-	if !sec.WebhookAuthConfigured() && loopbackAddr(addr) && !c.insecure && sec.DistrustLocal {
+	if !sec.WebhookAuthConfigured() && server.LoopbackAddr(addr) && !c.insecure && sec.DistrustLocal {
 		stdout("webhooks: no authentication configured and --trust-local=false, so every webhook is refused; set HOGPIPE_WEBHOOK_SECRET")
-	} else if !sec.WebhookAuthConfigured() && loopbackAddr(addr) {
+	} else if !sec.WebhookAuthConfigured() && server.LoopbackAddr(addr) {
 		stdout("webhooks: no authentication configured, so only requests from this machine are accepted; " +
 			"set HOGPIPE_WEBHOOK_SECRET before exposing hogpipe through a tunnel")
 	}
 	return sec, nil
-}
-
-// loopbackAddr tells whether a listen address only takes local connections.
-func loopbackAddr(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

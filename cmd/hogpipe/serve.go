@@ -7,13 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
@@ -80,54 +80,137 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err := fs.parse(args); err != nil {
 		return usageError{err}
 	}
-	if c.writeTimeout < 0 {
-		return usagef("--write-timeout cannot be negative (0: none)")
-	}
-	if c.maxBodyBytes < 1024 {
-		return usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
-	}
-	log, err := newLogger(env.stderr, c.logLevel)
+	p, err := c.prepare(env)
 	if err != nil {
 		return err
 	}
-
-	tokens := splitList(c.captureTokens)
-	if len(tokens) == 0 {
-		return usagef("--capture-tokens is empty; give at least one project token")
-	}
-
-	var notices []string
-	security, err := c.security.build(c.addr, func(s string) { notices = append(notices, s) })
-	if err != nil {
-		return err
-	}
-	if int64(c.maxBodyBytes)*2 > security.MaxRequestMemory && security.MaxRequestMemory > 0 {
-		return usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(security.MaxRequestMemory), c.maxBodyBytes)
-	}
-	memLimit, memLimitFrom, setLimit, err := memoryLimit(c.memoryLimit, env.getenv)
-	if err != nil {
-		return err
-	}
-	if setLimit {
+	if p.setLimit {
 		// Restored on return: tests run serve inside their own process.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(memLimit))
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(p.memLimit))
 	}
-	training, err := c.training.policy()
-	if err != nil {
-		return err
-	}
-	emailSetup, err := c.email.build(log)
-	if err != nil {
-		return err
-	}
-	if err := c.feedback.check(emailSetup); err != nil {
-		return err
-	}
+	log := p.log
 
 	// Bound first and answering at once: /healthz says the process lives
 	// while the store opens (which may mean waiting for another replica's
 	// migration), /readyz says it is not ready yet and why.
 	gate := server.NewGate("starting")
+	l, err := c.listen(gate, log)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if !started {
+			l.hs.Close()
+		}
+	}()
+	log.Info("starting; /readyz answers 503 until the store is open", "addr", l.ln.Addr().String())
+
+	mets := metrics.New()
+	store, closeStore, err := c.openStore(ctx, p, gate, mets)
+	if errors.Is(err, errStoppedStarting) {
+		log.Info("stopped while starting", "phase", gate.Phase())
+		return nil
+	} else if err != nil {
+		return err
+	}
+	defer closeStore()
+	if err := c.training.keyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
+		return err
+	}
+
+	gate.SetPhase("recovering the training file")
+	bg, err := c.startBackground(ctx, p, store, mets)
+	if errors.Is(err, errStoppedStarting) {
+		log.Info("stopped while starting", "phase", gate.Phase())
+		return nil
+	} else if err != nil {
+		return err
+	}
+
+	srv := c.newServer(p, store, mets, bg)
+	self := "http://" + displayAddr(l.ln.Addr())
+	bg.fb.base.Store(&self) // before any request can render a dry-run link
+	gate.Open(srv.Handler())
+	started = true
+	c.announce(env, p, self, l.ln.Addr(), store.Postgres())
+
+	select {
+	case err := <-l.serveErr:
+		bg.stop()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	return c.drain(log, l.hs, srv, store, bg.stop)
+}
+
+// errStoppedStarting: SIGTERM arrived while the store or the training file
+// was still being brought up. A clean stop: nothing was started.
+var errStoppedStarting = errors.New("stopped while starting")
+
+// servePrep is what serve checks and builds from its flags before it
+// listens.
+type servePrep struct {
+	log          *slog.Logger
+	tokens       []string
+	notices      []string // warnings the security flags raised, printed once serving
+	security     server.Security
+	memLimit     int64
+	memLimitFrom string
+	setLimit     bool
+	training     *hogpipe.TrainingPolicy
+	email        *emailSetup
+}
+
+// prepare checks the flags that need no store and builds what they name.
+func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
+	if c.writeTimeout < 0 {
+		return nil, usagef("--write-timeout cannot be negative (0: none)")
+	}
+	if c.maxBodyBytes < 1024 {
+		return nil, usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
+	}
+	p := &servePrep{}
+	var err error
+	if p.log, err = newLogger(env.stderr, c.logLevel); err != nil {
+		return nil, err
+	}
+
+	p.tokens = splitList(c.captureTokens)
+	if len(p.tokens) == 0 {
+		return nil, usagef("--capture-tokens is empty; give at least one project token")
+	}
+
+	if p.security, err = c.security.build(c.addr, func(s string) { p.notices = append(p.notices, s) }); err != nil {
+		return nil, err
+	}
+	if int64(c.maxBodyBytes)*2 > p.security.MaxRequestMemory && p.security.MaxRequestMemory > 0 {
+		return nil, usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(p.security.MaxRequestMemory), c.maxBodyBytes)
+	}
+	if p.memLimit, p.memLimitFrom, p.setLimit, err = memoryLimit(c.memoryLimit, env.getenv); err != nil {
+		return nil, err
+	}
+	if p.training, err = c.training.policy(); err != nil {
+		return nil, err
+	}
+	if p.email, err = c.email.build(p.log); err != nil {
+		return nil, err
+	}
+	if err := c.feedback.check(p.email); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// listener is serve's HTTP server, serving (first the start-up gate) from
+// the moment listen returns.
+type listener struct {
+	hs       *http.Server
+	ln       net.Listener
+	serveErr chan error
+}
+
+func (c *serveConfig) listen(gate *server.Gate, log *slog.Logger) (*listener, error) {
 	hs := &http.Server{
 		Handler:           gate,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -139,61 +222,65 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
+		return nil, fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()
-	started := false
-	defer func() {
-		if !started {
-			hs.Close()
-		}
-	}()
-	log.Info("starting; /readyz answers 503 until the store is open", "addr", ln.Addr().String())
+	return &listener{hs: hs, ln: ln, serveErr: serveErr}, nil
+}
 
-	mets := metrics.New()
-	opts := sqlstore.Options{Logger: log, Email: emailSetup.policy, Training: training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
+// openStore opens (and migrates) the store: PostgreSQL if --database is
+// set, else SQLite in the data directory, which it locks. closeStore
+// closes the store, then unlocks the directory.
+func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.Gate, mets *metrics.Metrics) (store *sqlstore.Store, closeStore func(), err error) {
+	opts := sqlstore.Options{Logger: p.log, Email: p.email.policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
 		Progress: gate.SetPhase}
-	var store *sqlstore.Store
 	if c.database != "" {
 		// Replicas share the database; the data directory is not used.
 		if store, err = sqlstore.OpenPostgres(ctx, c.database, opts); err != nil {
 			if ctx.Err() != nil {
-				// SIGTERM while waiting for another replica's migration: a
-				// clean stop, nothing was started.
-				log.Info("stopped while starting", "phase", gate.Phase())
-				return nil
+				// SIGTERM while waiting for another replica's migration.
+				return nil, nil, errStoppedStarting
 			}
-			return storeError(err)
+			return nil, nil, storeError(err)
 		}
-	} else {
-		unlock, err := lockDataDir(c.dataDir)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		if store, err = sqlstore.OpenSQLite(ctx, dbPath(c.dataDir), opts); err != nil {
-			return storeError(fmt.Errorf("open store in %s: %w", c.dataDir, err))
-		}
+		return store, func() { store.Close() }, nil
 	}
-	defer store.Close()
-	if err := c.training.keyPolicy(ctx, training, c.dataDir, store, c.database != ""); err != nil {
-		return err
+	unlock, err := sqlstore.LockDataDir(c.dataDir)
+	if err != nil {
+		return nil, nil, err
 	}
+	if store, err = sqlstore.OpenSQLite(ctx, dbPath(c.dataDir), opts); err != nil {
+		unlock()
+		return nil, nil, storeError(fmt.Errorf("open store in %s: %w", c.dataDir, err))
+	}
+	return store, func() { store.Close(); unlock() }, nil
+}
 
-	gate.SetPhase("recovering the training file")
-	mirror := &trainingMirror{store: store, path: c.trainingFile, log: log}
+// background is the work serve runs beside the HTTP server: the training
+// file's writer and the email workers.
+type background struct {
+	mirror        *jsonl.Writer
+	workerRunning *atomic.Bool
+	fb            *feedback
+	// stop stops the training file's writer and the email workers
+	// together: the writer catches up and hands its role off at once,
+	// while sends in flight finish and are recorded.
+	stop func() error
+}
+
+func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *sqlstore.Store, mets *metrics.Metrics) (*background, error) {
+	log := p.log
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirrorDone, err := mirror.start(ctx, mirrorCtx)
+	mirror, mirrorDone, err := startTrainingWriter(ctx, mirrorCtx, store, c.trainingFile, log)
 	if err != nil {
 		stopMirror()
 		if ctx.Err() != nil {
 			// SIGTERM while recovering the training file: as while waiting
 			// for a migration, a clean stop.
-			log.Info("stopped while starting", "phase", gate.Phase())
-			return nil
+			return nil, errStoppedStarting
 		}
-		return err
+		return nil, err
 	}
 	mets.Watch(store, func() int64 { return mirror.Position().Seq })
 	store.OnCommit(mirror.Notify)
@@ -206,18 +293,18 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		if n, err := store.ReleaseSending(ctx, time.Now()); err != nil {
 			stopMirror()
 			<-mirrorDone
-			return fmt.Errorf("recover the email outbox: %w", err)
+			return nil, fmt.Errorf("recover the email outbox: %w", err)
 		} else if n > 0 {
 			log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
 		}
 	}
-	fb, err := c.feedback.build(ctx, store, c.dataDir, emailSetup, log)
+	fb, err := c.feedback.build(ctx, store, c.dataDir, p.email, log)
 	if err != nil {
 		stopMirror()
 		<-mirrorDone
-		return err
+		return nil, err
 	}
-	worker := outbox.New(emailSetup.worker, store, emailSetup.sender, log)
+	worker := outbox.New(p.email.worker, store, p.email.sender, log)
 	fb.server.Preview = previewer(store, worker)
 	worker.OnOutcome = mets.EmailOutcome
 	store.OnEmailQueued(worker.Notify)
@@ -225,47 +312,43 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	workerDone := make(chan error, 1)
 	workerRunning.Store(true)
 	go func() { workerDone <- worker.Run(workerCtx); workerRunning.Store(false) }()
-	// stopBackground stops the training file's writer and the email
-	// workers together: the writer catches up and hands its role off at
-	// once, while sends in flight finish and are recorded.
-	stopBackground := func() error {
+	return &background{mirror: mirror, workerRunning: &workerRunning, fb: fb, stop: func() error {
 		stopMirror()
 		stopWorker()
 		return errors.Join(<-workerDone, <-mirrorDone)
-	}
+	}}, nil
+}
 
-	srv := server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: tokens, Security: security, Feedback: fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
-		Store: store, Mirror: mirror, Metrics: mets, Log: log,
+func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metrics.Metrics, bg *background) *server.Server {
+	return server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: p.tokens, Security: p.security, Feedback: bg.fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
+		Store: store, Mirror: bg.mirror, Metrics: mets, Log: p.log,
 		Ready: []func(context.Context) error{
-			func(context.Context) error { return running(&mirror.running, "training file mirror") },
-			func(context.Context) error { return running(&workerRunning, "email workers") },
+			func(context.Context) error { return running(bg.mirror.Running(), "training file mirror") },
+			func(context.Context) error { return running(bg.workerRunning.Load(), "email workers") },
 		},
 	})
-	self := "http://" + displayAddr(ln.Addr())
-	fb.base.Store(&self) // before any request can render a dry-run link
-	gate.Open(srv.Handler())
-	started = true
+}
+
+// announce tells the operator where hogpipe listens and what it runs with.
+func (c *serveConfig) announce(env *environment, p *servePrep, self string, addr net.Addr, postgres bool) {
 	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
-	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", tokens[0])
-	fmt.Fprintln(env.stdout, emailSetup.describe)
-	for _, n := range notices {
+	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", p.tokens[0])
+	fmt.Fprintln(env.stdout, p.email.describe)
+	for _, n := range p.notices {
 		fmt.Fprintln(env.stdout, n)
-		log.Warn(n)
+		p.log.Warn(n)
 	}
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
-	log.Info("serving", "memory_limit", formatBytes(memLimit), "memory_limit_from", memLimitFrom, "addr", ln.Addr().String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", store.Postgres())
+	p.log.Info("serving", "memory_limit", formatBytes(p.memLimit), "memory_limit_from", p.memLimitFrom, "addr", addr.String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", postgres)
+}
 
-	select {
-	case err := <-serveErr:
-		stopBackground()
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	// The whole shutdown fits in --shutdown-grace: an orchestrator's
-	// SIGKILL follows its own grace period, and a replica still busy then
-	// loses its work in flight less cleanly than one that gave up itself.
+// drain shuts serve down after a signal. The whole shutdown fits in
+// --shutdown-grace: an orchestrator's SIGKILL follows its own grace
+// period, and a replica still busy then loses its work in flight less
+// cleanly than one that gave up itself.
+func (c *serveConfig) drain(log *slog.Logger, hs *http.Server, srv *server.Server, store *sqlstore.Store, stopBackground func() error) error {
 	log.Info("shutting down", "grace", c.shutdownGrace)
 	shutCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
 	defer cancel()
@@ -318,25 +401,8 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// lockDataDir makes sure one hogpipe serve owns a data directory: two
-// would both append to the same training file.
-func lockDataDir(dir string) (func(), error) {
-	if err := os.MkdirAll(dir, sqlstore.DirMode); err != nil {
-		return nil, fmt.Errorf("create data directory %s: %w", dir, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, "hogpipe.lock"), os.O_RDWR|os.O_CREATE, sqlstore.FileMode)
-	if err != nil {
-		return nil, fmt.Errorf("lock data directory: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("data directory %s is in use by another hogpipe serve; stop it or use another --data-dir", dir)
-	}
-	return func() { f.Close() }, nil
-}
-
-func running(b *atomic.Bool, what string) error {
-	if !b.Load() {
+func running(ok bool, what string) error {
+	if !ok {
 		return fmt.Errorf("%s stopped", what)
 	}
 	return nil

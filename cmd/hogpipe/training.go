@@ -168,7 +168,7 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 	}
 	// A running serve appends to the same file: it must not run meanwhile.
 	if database == "" {
-		unlock, err := lockDataDir(dataDir)
+		unlock, err := sqlstore.LockDataDir(dataDir)
 		if err != nil {
 			return err
 		}
