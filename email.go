@@ -193,6 +193,8 @@ func CheckReplay(state EmailState, force bool) error {
 		}
 		return FieldError("state", "%s emails were already sent or rendered; replaying them mails every recipient again, "+
 			"so only the command line allows it, with --force", state)
+	// no_consent among them: consent is checked when the event arrives,
+	// not at sending, so a replay would mail people who never consented.
 	case EmailSuppressed, EmailSkipped, EmailNoConsent:
 		return FieldError("state", "%s emails are never replayed: the suppression list, the frequency cap, consent or the sending policy held them back", state)
 	case EmailBounced, EmailComplained:

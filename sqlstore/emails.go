@@ -226,11 +226,6 @@ func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now 
 	if err := hogpipe.CheckReplay(state, force); err != nil {
 		return 0, err
 	}
-	if state == hogpipe.EmailNoConsent {
-		// Consent is checked when the event arrives, not at sending: a
-		// replay would mail people who never consented.
-		return 0, hogpipe.FieldError("state", "no_consent emails cannot be replayed: they would go to people whose consent property is not true")
-	}
 	var n int64
 	err := s.write(ctx, func(t *txn) error {
 		res, err := t.Exec(`UPDATE emails SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = NULL,
