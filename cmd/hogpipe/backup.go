@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"os"
 
 	"github.com/hogpipe/hogpipe/sqlstore"
@@ -12,27 +13,26 @@ import (
 // runBackup copies the SQLite database while hogpipe serves, so backing up
 // needs no sqlite3 tool and no downtime.
 func runBackup(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("backup", "Write a consistent copy of the SQLite database, while hogpipe runs.", env)
+	fs := env.flags("backup", "Write a consistent copy of the SQLite database, while hogpipe runs.")
 	var dataDir, database, out string
-	fs.fs.StringVar(&dataDir, "data-dir", "./data", "directory for hogpipe's database")
-	fs.bind("data-dir", "HOGPIPE_DATA_DIR")
+	fs.StringVar(&dataDir, "data-dir", "HOGPIPE_DATA_DIR", "./data", "directory for hogpipe's database")
 	addDatabaseFlag(fs, &database)
-	fs.fs.StringVar(&out, "o", "", "file to write the copy to (must not exist)")
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	fs.StringVar(&out, "o", "", "", "file to write the copy to (must not exist)")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	if database != "" {
-		return usagef("the database is PostgreSQL: back it up with pg_dump or continuous archiving (docs/deploy.md)")
+		return cli.Usagef("the database is PostgreSQL: back it up with pg_dump or continuous archiving (docs/deploy.md)")
 	}
 	if out == "" {
-		return usagef("say where to write the copy: hogpipe backup -o FILE")
+		return cli.Usagef("say where to write the copy: hogpipe backup -o FILE")
 	}
 	if _, err := os.Stat(dbPath(dataDir)); err != nil {
-		return usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
+		return cli.Usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR)", dataDir)
 	}
 	n, err := sqlstore.BackupSQLite(ctx, dbPath(dataDir), out)
 	if errors.Is(err, sqlstore.ErrBackupExists) {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"os"
 	"strings"
@@ -24,7 +25,7 @@ type emailConfig struct {
 	fromCapture                     bool
 }
 
-func addEmailFlags(fs *flagSet, c *emailConfig) {
+func addEmailFlags(fs *cli.FlagSet, c *emailConfig) {
 	fs.StringVar(&c.apiKey, "mailgun-api-key", "MAILGUN_API_KEY", "", "Mailgun API key; unset (with the domain) means dry-run")
 	fs.StringVar(&c.domain, "mailgun-domain", "MAILGUN_DOMAIN", "", "Mailgun sending domain, e.g. mg.example.com")
 	fs.StringVar(&c.apiBase, "mailgun-api-base", "MAILGUN_API_BASE", mailgun.DefaultAPIBase, "Mailgun API origin (EU: https://api.eu.mailgun.net)")
@@ -52,12 +53,12 @@ type emailSetup struct {
 
 // build validates the configuration and says at start-up what will happen.
 func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
-	events := splitList(c.events)
+	events := cli.SplitList(c.events)
 	if c.capWindow < 0 || c.workers < 1 || c.maxAttempts < 1 || c.timeout <= 0 || c.backoff <= 0 {
-		return nil, usagef("email settings must be positive: --email-workers, --email-max-attempts, --email-timeout, --email-backoff (and --email-cap-window ≥ 0)")
+		return nil, cli.Usagef("email settings must be positive: --email-workers, --email-max-attempts, --email-timeout, --email-backoff (and --email-cap-window ≥ 0)")
 	}
 	if c.sendsPerHour < 0 || c.domainPerHour < 0 {
-		return nil, usagef("--email-sends-per-hour and --email-domain-sends-per-hour must be ≥ 0 (0: no limit)")
+		return nil, cli.Usagef("--email-sends-per-hour and --email-domain-sends-per-hour must be ≥ 0 (0: no limit)")
 	}
 	tmpl := map[string]string{}
 	for name, file := range map[string]string{"subject": c.subjectFile, "text": c.textFile, "html": c.htmlFile} {
@@ -66,13 +67,13 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return nil, usagef("email %s template: %v", name, err)
+			return nil, cli.Usagef("email %s template: %v", name, err)
 		}
 		tmpl[name] = string(b)
 	}
 	templates, err := outbox.ParseTemplates(tmpl["subject"], tmpl["text"], tmpl["html"])
 	if err != nil {
-		return nil, usagef("email templates: %v", err)
+		return nil, cli.Usagef("email templates: %v", err)
 	}
 	from := c.from
 	if from == "" {
@@ -83,7 +84,7 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 		from = "hogpipe <noreply@" + domain + ">"
 	}
 	if !strings.Contains(from, "@") {
-		return nil, usagef("MAIL_FROM %q has no address in it; use e.g. \"Team <team@mg.example.com>\"", from)
+		return nil, cli.Usagef("MAIL_FROM %q has no address in it; use e.g. \"Team <team@mg.example.com>\"", from)
 	}
 	s := &emailSetup{
 		policy: &hogpipe.EmailPolicy{Events: events, CapWindow: c.capWindow, FromUntrusted: c.fromCapture},
@@ -100,11 +101,11 @@ func (c *emailConfig) build(log *slog.Logger) (*emailSetup, error) {
 			strings.Join(events, ", ") + " are rendered and recorded as dry_run, not sent"
 	default:
 		if err := cfg.Validate(); err != nil {
-			return nil, usageError{err}
+			return nil, cli.Usage(err)
 		}
 		sender, err := mailgun.New(cfg)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, cli.Usage(err)
 		}
 		s.sender = sender
 		// The budgets protect real sending; dry-run renders without limit.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"io"
 	"os"
 	"strings"
@@ -13,7 +14,7 @@ import (
 )
 
 func runExport(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("export", "Write the stored training examples as JSONL, in commit order.", env)
+	fs := env.flags("export", "Write the stored training examples as JSONL, in commit order.")
 	var dataDir, trainingFile, database string
 	var r exportRequest
 	addDataFlags(fs, &dataDir, &trainingFile)
@@ -25,22 +26,22 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 	fs.StringVar(&r.reasons, "reason", "HOGPIPE_EXPORT_REASON", "", "only these failure reasons (comma-separated)")
 	fs.BoolVar(&r.dedupe, "dedupe-content", "HOGPIPE_EXPORT_DEDUPE_CONTENT", false, "one line per distinct prompt and reason, with a count")
 	fs.Float64Var(&r.split, "split", "HOGPIPE_EXPORT_SPLIT", 0, "train share of a deterministic split by id hash, e.g. 0.9: writes FILE.train.jsonl and FILE.validation.jsonl (needs -o)")
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	opt, err := r.options()
 	if err != nil {
 		return err
 	}
 	if r.split > 0 && *out == "" {
-		return usagef("--split needs -o FILE: it writes FILE.train.jsonl and FILE.validation.jsonl")
+		return cli.Usagef("--split needs -o FILE: it writes FILE.train.jsonl and FILE.validation.jsonl")
 	}
 	found := false
 	for _, f := range jsonl.Formats {
 		found = found || f == r.format
 	}
 	if !found {
-		return usagef("--format %q: use %s", r.format, strings.Join(jsonl.Formats, ", "))
+		return cli.Usagef("--format %q: use %s", r.format, strings.Join(jsonl.Formats, ", "))
 	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {

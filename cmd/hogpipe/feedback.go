@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"net/url"
 	"os"
@@ -38,7 +39,7 @@ type feedbackConfig struct {
 	webhookMaxAge      time.Duration
 }
 
-func addFeedbackFlags(fs *flagSet, c *feedbackConfig) {
+func addFeedbackFlags(fs *cli.FlagSet, c *feedbackConfig) {
 	fs.StringVar(&c.publicURL, "public-url", "HOGPIPE_PUBLIC_URL", "", "public https base URL of this server (https://hogpipe.example.com): unsubscribe links point here; required to send for real")
 	fs.BoolVar(&c.withoutUnsubscribe, "email-without-unsubscribe", "HOGPIPE_EMAIL_WITHOUT_UNSUBSCRIBE", false, "send for real without unsubscribe links or headers (not for marketing email: Gmail and Yahoo require one-click unsubscribe)")
 	c.secretFlag.register(fs, "unsubscribe-secret", "HOGPIPE_UNSUBSCRIBE_SECRET", "key of unsubscribe link tokens, at least 32 characters (default: generated once, kept in DATA_DIR/unsubscribe.key, or in the database with --database)")
@@ -60,16 +61,16 @@ func (c *feedbackConfig) check(email *emailSetup) error {
 		return err
 	}
 	if c.tokenTTL < 24*time.Hour {
-		return usagef("--unsubscribe-token-ttl %s is too short: links must keep working for weeks (CAN-SPAM asks for 30 days)", c.tokenTTL)
+		return cli.Usagef("--unsubscribe-token-ttl %s is too short: links must keep working for weeks (CAN-SPAM asks for 30 days)", c.tokenTTL)
 	}
 	if c.webhookMaxAge < time.Minute {
-		return usagef("--mailgun-webhook-max-age %s is too short; use at least 1m", c.webhookMaxAge)
+		return cli.Usagef("--mailgun-webhook-max-age %s is too short; use at least 1m", c.webhookMaxAge)
 	}
 	if c.secret != "" && len(c.secret) < unsubscribe.MinSecretLen {
-		return usagef("--unsubscribe-secret is %d characters; use at least %d (e.g. openssl rand -hex 32)", len(c.secret), unsubscribe.MinSecretLen)
+		return cli.Usagef("--unsubscribe-secret is %d characters; use at least %d (e.g. openssl rand -hex 32)", len(c.secret), unsubscribe.MinSecretLen)
 	}
 	if c.replyTo != "" && !hogpipe.ValidEmail(c.replyTo) {
-		return usagef("MAIL_REPLY_TO %q is not an email address", c.replyTo)
+		return cli.Usagef("MAIL_REPLY_TO %q is not an email address", c.replyTo)
 	}
 	if c.publicURL != "" {
 		// Links are this prefix plus /unsubscribe/TOKEN, taken as they are
@@ -77,18 +78,18 @@ func (c *feedbackConfig) check(email *emailSetup) error {
 		// in, nothing that needs escaping.
 		u, err := url.Parse(c.publicURL)
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.ContainsAny(c.publicURL, "?# \t\r\n<>\"'\\") {
-			return usagef("HOGPIPE_PUBLIC_URL %q is not a base URL such as https://hogpipe.example.com", c.publicURL)
+			return cli.Usagef("HOGPIPE_PUBLIC_URL %q is not a base URL such as https://hogpipe.example.com", c.publicURL)
 		}
 		if u.User != nil {
-			return usagef("HOGPIPE_PUBLIC_URL must not hold a user or password: it is in every email sent")
+			return cli.Usagef("HOGPIPE_PUBLIC_URL must not hold a user or password: it is in every email sent")
 		}
 		if email.sender != nil && u.Scheme != "https" {
-			return usagef("HOGPIPE_PUBLIC_URL %q must be https to send for real: mailbox providers only offer one-click unsubscribe over https", c.publicURL)
+			return cli.Usagef("HOGPIPE_PUBLIC_URL %q must be https to send for real: mailbox providers only offer one-click unsubscribe over https", c.publicURL)
 		}
 		c.publicURL = strings.TrimRight(c.publicURL, "/")
 	}
 	if email.sender != nil && c.publicURL == "" && !c.withoutUnsubscribe {
-		return usagef("real sending needs unsubscribe links: set HOGPIPE_PUBLIC_URL (--public-url) to the https address this server is reachable at, " +
+		return cli.Usagef("real sending needs unsubscribe links: set HOGPIPE_PUBLIC_URL (--public-url) to the https address this server is reachable at, " +
 			"so every email carries List-Unsubscribe and a footer link (Gmail and Yahoo require one-click unsubscribe from bulk senders; " +
 			"CAN-SPAM and GDPR require an opt-out); or set HOGPIPE_EMAIL_WITHOUT_UNSUBSCRIBE=true if these are not marketing emails")
 	}

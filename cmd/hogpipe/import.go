@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,7 +20,7 @@ import (
 // with source "import", each line kept byte for byte; the training file
 // gets them appended. Importing the same file again adds nothing.
 func runImport(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("import", "Import an existing JSONL training file as training examples: hogpipe import [flags] FILE.", env)
+	fs := env.flags("import", "Import an existing JSONL training file as training examples: hogpipe import [flags] FILE.")
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
@@ -29,22 +30,22 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 	if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") {
 		file, args = args[n-1], args[:n-1]
 	}
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	if file == "" {
-		return usagef("say which file to import: hogpipe import [flags] FILE")
+		return cli.Usagef("say which file to import: hogpipe import [flags] FILE")
 	}
 	abs, err := filepath.Abs(file)
 	if err != nil {
-		return usagef("%s: %v", file, err)
+		return cli.Usagef("%s: %v", file, err)
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return usagef("cannot import %s: %v", file, err)
+		return cli.Usagef("cannot import %s: %v", file, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return usagef("cannot import %s: not a regular file", file)
+		return cli.Usagef("cannot import %s: not a regular file", file)
 	}
 	live := false
 	if tf, err := os.Stat(trainingFile); err == nil && os.SameFile(fi, tf) {
@@ -67,7 +68,7 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 	// that is not JSONL changes nothing.
 	res, err := jsonl.ImportFile(ctx, abs, store, time.Now())
 	if errors.Is(err, jsonl.ErrNotJSONL) {
-		return usagef("%v; nothing was imported: hogpipe imports files whose every line is a JSON object", err)
+		return cli.Usagef("%v; nothing was imported: hogpipe imports files whose every line is a JSON object", err)
 	}
 	if err != nil {
 		return fmt.Errorf("import %s: %w (examples stored so far stay; importing again adds only the rest)", file, err)
@@ -110,7 +111,7 @@ func importLive(ctx context.Context, abs, dataDir, database string, env *environ
 	if err != nil {
 		var nj *jsonl.NotJSONLError
 		if errors.As(err, &nj) {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 		return err
 	}

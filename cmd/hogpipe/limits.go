@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"math"
 	"os"
 	"runtime/debug"
@@ -81,10 +82,10 @@ func memoryLimit(flag string, getenv func(string) string) (int64, string, bool, 
 	}
 	n, err := parseBytes(flag)
 	if err != nil {
-		return 0, "", false, usagef("--memory-limit: %v (or auto, off)", err)
+		return 0, "", false, cli.Usagef("--memory-limit: %v (or auto, off)", err)
 	}
 	if n < 64<<20 {
-		return 0, "", false, usagef("--memory-limit %s is below 64MiB: the server could not work in it", flag)
+		return 0, "", false, cli.Usagef("--memory-limit %s is below 64MiB: the server could not work in it", flag)
 	}
 	return n, "--memory-limit", true, nil
 }

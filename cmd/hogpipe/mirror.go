@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 
 	"github.com/hogpipe/hogpipe/jsonl"
@@ -17,7 +18,7 @@ func startTrainingWriter(starting, ctx context.Context, store *sqlstore.Store, p
 	done, err := w.Start(starting, ctx)
 	var nj *jsonl.NotJSONLError
 	if errors.As(err, &nj) {
-		return nil, nil, usageError{err}
+		return nil, nil, cli.Usage(err)
 	}
 	return w, done, err
 }

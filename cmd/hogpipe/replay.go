@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
@@ -14,26 +15,26 @@ import (
 func runReplay(ctx context.Context, args []string, env *environment) error {
 	help := len(args) > 0 && (args[0] == "-h" || args[0] == "--help")
 	if !help && (len(args) == 0 || args[0] != "emails") {
-		return usagef("say what to replay: hogpipe replay emails [--state failed]")
+		return cli.Usagef("say what to replay: hogpipe replay emails [--state failed]")
 	}
 	if help {
 		args = append([]string{"emails"}, args...)
 	}
-	fs := newFlagSet("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.", env)
+	fs := env.flags("replay emails", "Queue emails in a state (failed, usually) again, with a fresh set of attempts.")
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
 	stateName := fs.String("state", "HOGPIPE_REPLAY_STATE", string(hogpipe.EmailFailed), "state of the emails to requeue: failed or retrying (sent or dry_run only with --force)")
 	force := fs.Bool("force", "HOGPIPE_REPLAY_FORCE", false, "allow re-sending sent and dry_run emails (every recipient gets the email again)")
-	if err := fs.parse(args[1:]); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args[1:]); err != nil {
+		return cli.Usage(err)
 	}
 	state, err := hogpipe.ParseEmailState(*stateName)
 	if err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if err := hogpipe.CheckReplay(state, *force); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {

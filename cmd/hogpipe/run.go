@@ -5,11 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"io"
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"strings"
 )
 
 // Exit codes, documented in the README.
@@ -18,16 +18,8 @@ const (
 	exitUsage = 2 // bad command line or configuration
 )
 
-// usageError marks errors in what the user typed or configured.
-type usageError struct{ error }
-
-func (e usageError) Unwrap() error { return e.error }
-
-func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
-
 func exitCode(err error) int {
-	var ue usageError
-	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+	if cli.IsUsage(err) {
 		return exitUsage
 	}
 	return exitError
@@ -44,6 +36,12 @@ type command struct {
 type environment struct {
 	getenv         func(string) string
 	stdout, stderr io.Writer
+}
+
+// flags makes a command's flags, read from its arguments, then the
+// environment, then a --config file.
+func (e *environment) flags(name, summary string) *cli.FlagSet {
+	return cli.New(name, summary, e.getenv, e.stdout)
 }
 
 func commands() []command {
@@ -67,7 +65,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(args) < 2 || args[1] == "-h" || args[1] == "--help" || args[1] == "help" {
 		printUsage(stdout)
 		if len(args) < 2 {
-			return usagef("no command given")
+			return cli.Usagef("no command given")
 		}
 		return nil
 	}
@@ -81,7 +79,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	return usagef("unknown command %q; run 'hogpipe --help' for the list", name)
+	return cli.Usagef("unknown command %q; run 'hogpipe --help' for the list", name)
 }
 
 func printUsage(w io.Writer) {
@@ -93,9 +91,9 @@ func printUsage(w io.Writer) {
 }
 
 func runVersion(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("version", "Print the version.", env)
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	fs := env.flags("version", "Print the version.")
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	fmt.Fprintln(env.stdout, "hogpipe", version())
 	return nil
@@ -117,7 +115,7 @@ func version() string {
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, usagef("--log-level %q: use debug, info, warn or error", level)
+		return nil, cli.Usagef("--log-level %q: use debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	if f, ok := w.(*os.File); ok {
@@ -126,14 +124,4 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		}
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

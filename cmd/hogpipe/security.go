@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"math"
 	"net/netip"
 	"os"
@@ -27,33 +28,31 @@ type secretFlag struct {
 	value, file string
 }
 
-func (s *secretFlag) register(fs *flagSet, name, env, usage string) {
+func (s *secretFlag) register(fs *cli.FlagSet, name, env, usage string) {
 	s.name, s.env = name, env
-	fs.fs.StringVar(&s.value, name, "", usage)
-	fs.bind(name, env)
-	fs.fs.StringVar(&s.file, name+"-file", "", "file holding --"+name+" (for secrets managers)")
-	fs.bind(name+"-file", env+"_FILE")
+	fs.StringVar(&s.value, name, env, "", usage)
+	fs.StringVar(&s.file, name+"-file", env+"_FILE", "", "file holding --"+name+" (for secrets managers)")
 }
 
 func (s *secretFlag) resolve() (string, error) {
 	if s.value != "" && s.file != "" {
-		return "", usagef("set --%s (%s) or --%s-file (%s_FILE), not both", s.name, s.env, s.name, s.env)
+		return "", cli.Usagef("set --%s (%s) or --%s-file (%s_FILE), not both", s.name, s.env, s.name, s.env)
 	}
 	if s.file == "" {
 		return strings.TrimSpace(s.value), nil
 	}
 	b, err := os.ReadFile(s.file)
 	if err != nil {
-		return "", usagef("%s_FILE: %v", s.env, err)
+		return "", cli.Usagef("%s_FILE: %v", s.env, err)
 	}
 	v := strings.TrimSpace(string(b))
 	if v == "" {
-		return "", usagef("%s_FILE %s is empty", s.env, s.file)
+		return "", cli.Usagef("%s_FILE %s is empty", s.env, s.file)
 	}
 	return v, nil
 }
 
-func addSecurityFlags(fs *flagSet, c *securityConfig) {
+func addSecurityFlags(fs *cli.FlagSet, c *securityConfig) {
 	c.signingSecret.register(fs, "webhook-signing-secret", "HOGPIPE_WEBHOOK_SIGNING_SECRET",
 		"Standard Webhooks signing secret (whsec_…) of the PostHog destination")
 	c.webhookSecret.register(fs, "webhook-secret", "HOGPIPE_WEBHOOK_SECRET",
@@ -71,8 +70,7 @@ func addSecurityFlags(fs *flagSet, c *securityConfig) {
 	fs.IntVar(&c.rateClients, "rate-limit-clients", "HOGPIPE_RATE_LIMIT_CLIENTS", 100000, "most clients the rate limiter remembers; the least recently seen are forgotten first")
 	fs.IntVar(&c.ipv6Prefix, "ipv6-prefix", "HOGPIPE_IPV6_PREFIX", 64, "leading bits of an IPv6 address that name one client for the per-client limits (128: each address)")
 	c.maxRequestMemory = 128 << 20
-	fs.fs.Var(&c.maxRequestMemory, "max-request-memory", "bytes all requests in flight may hold (bodies, decompressed and decoded payloads) before waiting, then 503; e.g. 256MiB")
-	fs.bind("max-request-memory", "HOGPIPE_MAX_REQUEST_MEMORY")
+	fs.Var(&c.maxRequestMemory, "max-request-memory", "HOGPIPE_MAX_REQUEST_MEMORY", "bytes all requests in flight may hold (bodies, decompressed and decoded payloads) before waiting, then 503; e.g. 256MiB")
 	fs.StringVar(&c.trustedProxies, "trusted-proxies", "HOGPIPE_TRUSTED_PROXIES", "",
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for --rate-limit")
 }
@@ -88,7 +86,7 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 	if signing != "" {
 		key, err := posthog.ParseSigningSecret(signing)
 		if err != nil {
-			return sec, usagef("HOGPIPE_WEBHOOK_SIGNING_SECRET: %v", err)
+			return sec, cli.Usagef("HOGPIPE_WEBHOOK_SIGNING_SECRET: %v", err)
 		}
 		sec.SigningKey = key
 	}
@@ -96,33 +94,33 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		return sec, err
 	}
 	if sec.WebhookSecret != "" && len(sec.WebhookSecret) < 16 {
-		return sec, usagef("HOGPIPE_WEBHOOK_SECRET is %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(sec.WebhookSecret))
+		return sec, cli.Usagef("HOGPIPE_WEBHOOK_SECRET is %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(sec.WebhookSecret))
 	}
 	if sec.AdminToken, err = c.adminToken.resolve(); err != nil {
 		return sec, err
 	}
 	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
-		return sec, usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
+		return sec, cli.Usagef("HOGPIPE_ADMIN_TOKEN is %d characters; use at least 16", len(sec.AdminToken))
 	}
 	if math.IsNaN(c.rate) || math.IsInf(c.rate, 0) {
 		// NaN passed the check below and turned the rate limit off.
-		return sec, usagef("--rate-limit %v: give requests per second, e.g. 200 (0: off)", c.rate)
+		return sec, cli.Usagef("--rate-limit %v: give requests per second, e.g. 200 (0: off)", c.rate)
 	}
 	if c.rate < 0 || c.maxInFlight < 0 || c.burst < 0 || c.maxPerClient < 0 || c.rateClients < 0 || c.maxRequestMemory < 0 {
-		return sec, usagef("--rate-limit, --rate-burst, --max-in-flight, --max-per-client, --rate-limit-clients and --max-request-memory cannot be negative")
+		return sec, cli.Usagef("--rate-limit, --rate-burst, --max-in-flight, --max-per-client, --rate-limit-clients and --max-request-memory cannot be negative")
 	}
 	if c.ipv6Prefix < 1 || c.ipv6Prefix > 128 {
-		return sec, usagef("--ipv6-prefix %d: give a prefix length from 1 to 128 (64 is one subscriber's network)", c.ipv6Prefix)
+		return sec, cli.Usagef("--ipv6-prefix %d: give a prefix length from 1 to 128 (64 is one subscriber's network)", c.ipv6Prefix)
 	}
 	sec.DistrustLocal = !c.trustLocal
 	sec.Insecure, sec.RatePerClient, sec.RateBurst, sec.MaxInFlight = c.insecure, c.rate, c.burst, c.maxInFlight
 	sec.MaxPerClient, sec.RateClients, sec.IPv6Prefix, sec.MaxRequestMemory = c.maxPerClient, c.rateClients, c.ipv6Prefix, int64(c.maxRequestMemory)
-	for _, p := range splitList(c.trustedProxies) {
+	for _, p := range cli.SplitList(c.trustedProxies) {
 		prefix, err := netip.ParsePrefix(p)
 		if err != nil {
 			ip, ierr := netip.ParseAddr(p)
 			if ierr != nil {
-				return sec, usagef("--trusted-proxies: %q is neither an IP address nor a CIDR such as 10.0.0.0/8", p)
+				return sec, cli.Usagef("--trusted-proxies: %q is neither an IP address nor a CIDR such as 10.0.0.0/8", p)
 			}
 			prefix = netip.PrefixFrom(ip.Unmap(), ip.Unmap().BitLen())
 		}
@@ -131,7 +129,7 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 
 	if sec.Exposed(addr) {
 		if !c.insecure {
-			return sec, usagef("refusing to listen on %s, reachable from other machines, with no webhook authentication: "+
+			return sec, cli.Usagef("refusing to listen on %s, reachable from other machines, with no webhook authentication: "+
 				"set HOGPIPE_WEBHOOK_SECRET (a shared secret header) or HOGPIPE_WEBHOOK_SIGNING_SECRET (PostHog's signing secret), "+
 				"listen on 127.0.0.1 with --addr, or pass --insecure to accept anyone's events", addr)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,9 +44,9 @@ type serveConfig struct {
 // sends to hogpipe itself; PostHog project tokens are public by design.
 const defaultCaptureToken = "phc_hogpipe_local"
 
-func serveFlags(env *environment) (*flagSet, *serveConfig) {
+func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	c := &serveConfig{}
-	fs := newFlagSet("serve", "Receive PostHog events over HTTP and feed the destinations.", env)
+	fs := env.flags("serve", "Receive PostHog events over HTTP and feed the destinations.")
 	fs.StringVar(&c.addr, "addr", "PORT", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
 	addDatabaseFlag(fs, &c.database)
@@ -66,19 +67,17 @@ func serveFlags(env *environment) (*flagSet, *serveConfig) {
 	return fs, c
 }
 
-func addDataFlags(fs *flagSet, dataDir, trainingFile *string) {
-	fs.fs.StringVar(dataDir, "data-dir", "./data", "directory for hogpipe's database")
-	fs.bind("data-dir", "HOGPIPE_DATA_DIR")
-	fs.fs.StringVar(trainingFile, "training-file", "training_data.jsonl", "training data file kept in step with the store")
-	fs.bind("training-file", "HOGPIPE_TRAINING_FILE")
+func addDataFlags(fs *cli.FlagSet, dataDir, trainingFile *string) {
+	fs.StringVar(dataDir, "data-dir", "HOGPIPE_DATA_DIR", "./data", "directory for hogpipe's database")
+	fs.StringVar(trainingFile, "training-file", "HOGPIPE_TRAINING_FILE", "training_data.jsonl", "training data file kept in step with the store")
 }
 
 func dbPath(dataDir string) string { return filepath.Join(dataDir, "hogpipe.db") }
 
 func runServe(ctx context.Context, args []string, env *environment) error {
 	fs, c := serveFlags(env)
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	p, err := c.prepare(env)
 	if err != nil {
@@ -165,10 +164,10 @@ type servePrep struct {
 // prepare checks the flags that need no store and builds what they name.
 func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if c.writeTimeout < 0 {
-		return nil, usagef("--write-timeout cannot be negative (0: none)")
+		return nil, cli.Usagef("--write-timeout cannot be negative (0: none)")
 	}
 	if c.maxBodyBytes < 1024 {
-		return nil, usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
+		return nil, cli.Usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
 	}
 	p := &servePrep{}
 	var err error
@@ -176,16 +175,16 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 		return nil, err
 	}
 
-	p.tokens = splitList(c.captureTokens)
+	p.tokens = cli.SplitList(c.captureTokens)
 	if len(p.tokens) == 0 {
-		return nil, usagef("--capture-tokens is empty; give at least one project token")
+		return nil, cli.Usagef("--capture-tokens is empty; give at least one project token")
 	}
 
 	if p.security, err = c.security.build(c.addr, func(s string) { p.notices = append(p.notices, s) }); err != nil {
 		return nil, err
 	}
 	if int64(c.maxBodyBytes)*2 > p.security.MaxRequestMemory && p.security.MaxRequestMemory > 0 {
-		return nil, usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(p.security.MaxRequestMemory), c.maxBodyBytes)
+		return nil, cli.Usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(p.security.MaxRequestMemory), c.maxBodyBytes)
 	}
 	if p.memLimit, p.memLimitFrom, p.setLimit, err = memoryLimit(c.memoryLimit, env.getenv); err != nil {
 		return nil, err
@@ -384,7 +383,7 @@ func (c *serveConfig) drain(log *slog.Logger, hs *http.Server, srv *server.Serve
 // (exit code 2: retrying the same binary cannot help).
 func storeError(err error) error {
 	if errors.Is(err, sqlstore.ErrIncompatible) {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	return err
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -25,8 +26,8 @@ func runSuppressions(ctx context.Context, args []string, env *environment) error
 	for len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		addrs, args = append(addrs, args[0]), args[1:]
 	}
-	fs := newFlagSet("suppressions", suppressionsSummary+
-		"\nlist shows the newest entries; add and remove take addresses (case does not matter); sync imports Mailgun's own unsubscribes, bounces and complaints for MAILGUN_DOMAIN.", env)
+	fs := env.flags("suppressions", suppressionsSummary+
+		"\nlist shows the newest entries; add and remove take addresses (case does not matter); sync imports Mailgun's own unsubscribes, bounces and complaints for MAILGUN_DOMAIN.")
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
@@ -37,48 +38,48 @@ func runSuppressions(ctx context.Context, args []string, env *environment) error
 	fs.StringVar(&mc.apiKey, "mailgun-api-key", "MAILGUN_API_KEY", "", "sync: Mailgun API key")
 	fs.StringVar(&mc.domain, "mailgun-domain", "MAILGUN_DOMAIN", "", "sync: Mailgun sending domain")
 	fs.StringVar(&mc.apiBase, "mailgun-api-base", "MAILGUN_API_BASE", mailgun.DefaultAPIBase, "sync: Mailgun API origin (EU: https://api.eu.mailgun.net)")
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	var reason hogpipe.SuppressionReason
 	if *reasonName != "" {
 		r, err := hogpipe.ParseSuppressionReason(*reasonName)
 		if err != nil {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 		reason = r
 	}
 	switch sub {
 	case "list", "sync":
 		if len(addrs) > 0 {
-			return usagef("suppressions %s takes no addresses", sub)
+			return cli.Usagef("suppressions %s takes no addresses", sub)
 		}
 	case "add", "remove":
 		if len(addrs) == 0 {
-			return usagef("say which addresses: hogpipe suppressions %s ADDRESS...", sub)
+			return cli.Usagef("say which addresses: hogpipe suppressions %s ADDRESS...", sub)
 		}
 		for _, a := range addrs {
 			if !hogpipe.ValidEmail(hogpipe.NormalizeAddress(a)) {
-				return usagef("%q is not an email address", a)
+				return cli.Usagef("%q is not an email address", a)
 			}
 		}
 	case "":
-		return usagef("say what to do: hogpipe suppressions list | add ADDRESS... | remove ADDRESS... | sync")
+		return cli.Usagef("say what to do: hogpipe suppressions list | add ADDRESS... | remove ADDRESS... | sync")
 	default:
-		return usagef("unknown subcommand %q: use list, add, remove or sync", sub)
+		return cli.Usagef("unknown subcommand %q: use list, add, remove or sync", sub)
 	}
 	if *limit < 1 || *limit > 100000 {
-		return usagef("--limit must be from 1 to 100000")
+		return cli.Usagef("--limit must be from 1 to 100000")
 	}
 	var sender *mailgun.Sender
 	if sub == "sync" {
 		cfg := mailgun.Config{APIKey: mc.apiKey, Domain: mc.domain, APIBase: mc.apiBase}
 		if err := cfg.Validate(); err != nil {
-			return usagef("suppressions sync reads Mailgun: %v", err)
+			return cli.Usagef("suppressions sync reads Mailgun: %v", err)
 		}
 		var err error
 		if sender, err = mailgun.New(cfg); err != nil {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})

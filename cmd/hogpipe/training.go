@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ type trainingConfig struct {
 	pseudonymKey   string
 }
 
-func addTrainingFlags(fs *flagSet, c *trainingConfig) {
+func addTrainingFlags(fs *cli.FlagSet, c *trainingConfig) {
 	fs.StringVar(&c.redact, "redact", "HOGPIPE_REDACT", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
 	fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
 	fs.BoolVar(&c.pseudonymize, "pseudonymize-user-id", "HOGPIPE_PSEUDONYMIZE_USER_ID", true, "replace a user_id holding personal data (an email, a phone number) by a keyed hash in training data")
@@ -49,7 +50,7 @@ func (c *trainingConfig) keyPolicy(ctx context.Context, policy *hogpipe.Training
 	switch {
 	case key != "":
 		if len(key) < 16 {
-			return usagef("--pseudonym-key is %d characters; use at least 16 (e.g. openssl rand -hex 32)", len(key))
+			return cli.Usagef("--pseudonym-key is %d characters; use at least 16 (e.g. openssl rand -hex 32)", len(key))
 		}
 	case pg:
 		var err error
@@ -119,17 +120,16 @@ func loadOrCreateKey(path string) (string, error) {
 func (c *trainingConfig) policy() (*hogpipe.TrainingPolicy, error) {
 	kinds, err := redact.ParseKinds(c.redact)
 	if err != nil {
-		return nil, usagef("--redact: %v", err)
+		return nil, cli.Usagef("--redact: %v", err)
 	}
 	if c.maxPromptBytes < 0 {
-		return nil, usagef("--max-prompt-bytes cannot be negative")
+		return nil, cli.Usagef("--max-prompt-bytes cannot be negative")
 	}
 	return &hogpipe.TrainingPolicy{Redact: kinds, MaxPromptBytes: c.maxPromptBytes, Redactor: redact.Text, PropertiesRedactor: redact.Properties}, nil
 }
 
-func addDatabaseFlag(fs *flagSet, database *string) {
-	fs.fs.StringVar(database, "database", "", "PostgreSQL URL (postgres://…) shared by replicas; unset: SQLite in --data-dir")
-	fs.bind("database", "DATABASE_URL")
+func addDatabaseFlag(fs *cli.FlagSet, database *string) {
+	fs.StringVar(database, "database", "DATABASE_URL", "", "PostgreSQL URL (postgres://…) shared by replicas; unset: SQLite in --data-dir")
 }
 
 // openExisting opens the store a command works on: PostgreSQL when a URL is
@@ -139,7 +139,7 @@ func openExisting(ctx context.Context, dataDir, database string, opt sqlstore.Op
 		return sqlstore.OpenPostgres(ctx, database, opt)
 	}
 	if _, err := os.Stat(dbPath(dataDir)); err != nil {
-		return nil, usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR, or DATABASE_URL)", dataDir)
+		return nil, cli.Usagef("no hogpipe database in %s (set --data-dir or HOGPIPE_DATA_DIR, or DATABASE_URL)", dataDir)
 	}
 	s, err := sqlstore.OpenSQLite(ctx, dbPath(dataDir), opt)
 	if err != nil {
@@ -153,14 +153,14 @@ func openExisting(ctx context.Context, dataDir, database string, opt sqlstore.Op
 // stored example is rendered again from its event, then the file is written
 // aside, fsync'd and renamed over the old one.
 func runRebuild(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("rebuild-training-file", "Render every training example again from its event and rewrite the training file atomically.", env)
+	fs := env.flags("rebuild-training-file", "Render every training example again from its event and rewrite the training file atomically.")
 	var dataDir, trainingFile, database string
 	var tc trainingConfig
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
 	addTrainingFlags(fs, &tc)
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	policy, err := tc.policy()
 	if err != nil {
@@ -208,14 +208,14 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 
 // runStats prints what the training data holds.
 func runStats(ctx context.Context, args []string, env *environment) error {
-	fs := newFlagSet("stats", "Show training examples per failure reason, per day, and the most frequent prompts.", env)
+	fs := env.flags("stats", "Show training examples per failure reason, per day, and the most frequent prompts.")
 	var dataDir, trainingFile, database string
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
 	top := fs.Int("top", "HOGPIPE_STATS_TOP", 10, "how many frequent prompts to show")
 	asJSON := fs.Bool("json", "HOGPIPE_STATS_JSON", false, "print JSON instead of tables")
-	if err := fs.parse(args); err != nil {
-		return usageError{err}
+	if err := fs.Parse(args); err != nil {
+		return err
 	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
@@ -262,14 +262,14 @@ func (r exportRequest) options() (jsonl.Options, error) {
 	opt := jsonl.Options{Format: r.format, DedupeContent: r.dedupe}
 	var err error
 	if opt.Filter.Since, err = parseDay(r.since); err != nil {
-		return opt, usagef("--since %q: %v", r.since, err)
+		return opt, cli.Usagef("--since %q: %v", r.since, err)
 	}
 	if opt.Filter.Until, err = parseDay(r.until); err != nil {
-		return opt, usagef("--until %q: %v", r.until, err)
+		return opt, cli.Usagef("--until %q: %v", r.until, err)
 	}
-	opt.Filter.Reasons = splitList(strings.ToLower(r.reasons))
+	opt.Filter.Reasons = cli.SplitList(strings.ToLower(r.reasons))
 	if !(r.split >= 0 && r.split < 1) { // NaN fails too
-		return opt, usagef("--split %v: give the train share, e.g. 0.9", r.split)
+		return opt, cli.Usagef("--split %v: give the train share, e.g. 0.9", r.split)
 	}
 	return opt, nil
 }

@@ -1,6 +1,10 @@
-package main
+// Package cli is hogpipe's command-line plumbing: flags that can also be
+// set from environment variables or a config file, the help that lists
+// them, and the usage errors that make a command exit 2.
+package cli
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,10 +14,10 @@ import (
 	"time"
 )
 
-// flagSet is a flag.FlagSet whose flags can also be set from environment
+// FlagSet is a flag.FlagSet whose flags can also be set from environment
 // variables (a flag given on the command line wins), and whose help lists
 // each flag with its variable and default.
-type flagSet struct {
+type FlagSet struct {
 	fs      *flag.FlagSet
 	getenv  func(string) string
 	env     map[string]string // flag name → environment variable
@@ -22,11 +26,11 @@ type flagSet struct {
 	stdout  io.Writer
 }
 
-// newFlagSet makes the flags of one command. Every command also takes
+// New makes the flags of one command. Every command also takes
 // --config FILE (HOGPIPE_CONFIG): NAME=value lines using the environment
 // variable names, read after the command line and the environment.
-func newFlagSet(name, summary string, env *environment) *flagSet {
-	f := &flagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: env.getenv, env: map[string]string{}, summary: summary, stdout: env.stdout}
+func New(name, summary string, getenv func(string) string, stdout io.Writer) *FlagSet {
+	f := &FlagSet{fs: flag.NewFlagSet(name, flag.ContinueOnError), getenv: getenv, env: map[string]string{}, summary: summary, stdout: stdout}
 	// parse reports errors itself, once, with a hint.
 	f.fs.SetOutput(io.Discard)
 	f.fs.StringVar(&f.config, "config", "", "file of NAME=value lines (environment variable names) read after flags and environment")
@@ -34,72 +38,81 @@ func newFlagSet(name, summary string, env *environment) *flagSet {
 	return f
 }
 
-func (f *flagSet) bind(name, env string) {
+func (f *FlagSet) bind(name, env string) {
 	if env != "" {
 		f.env[name] = env
 	}
 }
 
-func (f *flagSet) String(name, env, def, usage string) *string {
+func (f *FlagSet) String(name, env, def, usage string) *string {
 	f.bind(name, env)
 	return f.fs.String(name, def, usage)
 }
 
-func (f *flagSet) Int(name, env string, def int, usage string) *int {
+func (f *FlagSet) Int(name, env string, def int, usage string) *int {
 	f.bind(name, env)
 	return f.fs.Int(name, def, usage)
 }
 
-func (f *flagSet) Bool(name, env string, def bool, usage string) *bool {
+func (f *FlagSet) Bool(name, env string, def bool, usage string) *bool {
 	f.bind(name, env)
 	return f.fs.Bool(name, def, usage)
 }
 
 // The …Var forms bind a flag to its environment variable in one call.
-func (f *flagSet) StringVar(p *string, name, env, def, usage string) {
+func (f *FlagSet) StringVar(p *string, name, env, def, usage string) {
 	f.bind(name, env)
 	f.fs.StringVar(p, name, def, usage)
 }
 
-func (f *flagSet) IntVar(p *int, name, env string, def int, usage string) {
+func (f *FlagSet) IntVar(p *int, name, env string, def int, usage string) {
 	f.bind(name, env)
 	f.fs.IntVar(p, name, def, usage)
 }
 
-func (f *flagSet) Int64Var(p *int64, name, env string, def int64, usage string) {
+func (f *FlagSet) Int64Var(p *int64, name, env string, def int64, usage string) {
 	f.bind(name, env)
 	f.fs.Int64Var(p, name, def, usage)
 }
 
-func (f *flagSet) BoolVar(p *bool, name, env string, def bool, usage string) {
+func (f *FlagSet) BoolVar(p *bool, name, env string, def bool, usage string) {
 	f.bind(name, env)
 	f.fs.BoolVar(p, name, def, usage)
 }
 
-func (f *flagSet) Float64Var(p *float64, name, env string, def float64, usage string) {
+func (f *FlagSet) Float64Var(p *float64, name, env string, def float64, usage string) {
 	f.bind(name, env)
 	f.fs.Float64Var(p, name, def, usage)
 }
 
-func (f *flagSet) DurationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
+func (f *FlagSet) DurationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
 	f.bind(name, env)
 	f.fs.DurationVar(p, name, def, usage)
 }
 
-func (f *flagSet) Duration(name, env string, def time.Duration, usage string) *time.Duration {
+func (f *FlagSet) Duration(name, env string, def time.Duration, usage string) *time.Duration {
 	f.bind(name, env)
 	return f.fs.Duration(name, def, usage)
 }
 
-// parse reads args, then fills every flag not given there from its
-// environment variable, then from the config file.
-func (f *flagSet) parse(args []string) error {
+// Parse reads args, then fills every flag not given there from its
+// environment variable, then from the config file. Its errors are
+// UsageErrors; --help answers flag.ErrHelp (wrapped) after printing the
+// flags.
+func (f *FlagSet) Parse(args []string) error {
+	if err := f.parse(args); err != nil {
+		return UsageError{err}
+	}
+	return nil
+}
+
+func (f *FlagSet) parse(args []string) error {
 	for _, a := range args {
 		if a == "--" {
 			break
 		}
 		if a == "-h" || a == "-help" || a == "--help" {
-			f.usage(f.stdout) // asked for: standard output
+			f.Usage(f.stdout) // asked for: standard output
 			return flag.ErrHelp
 		}
 	}
@@ -142,7 +155,7 @@ func (f *flagSet) parse(args []string) error {
 	return nil
 }
 
-func (f *flagSet) usage(w io.Writer) {
+func (f *FlagSet) Usage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: hogpipe %s [flags]\n\n%s\n\nFlags (each also read from the environment variable shown):\n", f.fs.Name(), f.summary)
 	var names []string
 	f.fs.VisitAll(func(fl *flag.Flag) { names = append(names, fl.Name) })
@@ -198,3 +211,41 @@ func readConfigFile(path string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// Var binds a flag of any flag.Value type to its environment variable.
+func (f *FlagSet) Var(v flag.Value, name, env, usage string) {
+	f.bind(name, env)
+	f.fs.Var(v, name, usage)
+}
+
+// Name is the command's name.
+func (f *FlagSet) Name() string { return f.fs.Name() }
+
+// UsageError marks errors in what the user typed or configured: the
+// command exits 2, as retrying the same command line cannot help.
+type UsageError struct{ error }
+
+func (e UsageError) Unwrap() error { return e.error }
+
+// Usagef makes a UsageError.
+func Usagef(format string, args ...any) error { return UsageError{fmt.Errorf(format, args...)} }
+
+// IsUsage tells whether err is (or wraps) a usage error or a --help.
+func IsUsage(err error) bool {
+	var ue UsageError
+	return errors.As(err, &ue) || errors.Is(err, flag.ErrHelp)
+}
+
+// SplitList reads a comma-separated list, dropping empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Usage marks err as a usage error.
+func Usage(err error) error { return UsageError{err} }
