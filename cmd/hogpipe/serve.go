@@ -122,10 +122,14 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// The whole shutdown fits in --shutdown-grace. Once every in-flight
-	// request has its answer (each waited for its commit), the writer role
-	// is handed off and the email workers record their sends, then the
-	// store commits and closes.
+	return c.shutdown(log, l, srv, store, bg)
+}
+
+// shutdown stops serve after a signal, all within --shutdown-grace. Once
+// every in-flight request has its answer (each waited for its commit), the
+// writer role is handed off and the email workers record their sends, then
+// the store commits and closes.
+func (c *serveConfig) shutdown(log *slog.Logger, l *server.Listener, srv *server.Server, store *sqlstore.Store, bg *background) error {
 	log.Info("shutting down", "grace", c.shutdownGrace)
 	if err := l.Shutdown(c.shutdownGrace, srv, func() error {
 		commits, ops, took := store.CommitStats()
