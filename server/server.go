@@ -46,6 +46,8 @@ type Mirror interface {
 
 // Config is the server's share of hogpipe's configuration.
 type Config struct {
+	// Addr is the address Listen binds.
+	Addr         string
 	MaxBodyBytes int64
 	// MaxEvents bounds the events in one request.
 	MaxEvents int

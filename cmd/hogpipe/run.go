@@ -5,11 +5,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/hogpipe/hogpipe/internal/cli"
 	"io"
 	"log/slog"
-	"os"
 	"runtime/debug"
+
+	"github.com/hogpipe/hogpipe/internal/cli"
 )
 
 // Exit codes, documented in the README.
@@ -111,17 +111,14 @@ func version() string {
 	return "unknown"
 }
 
-// newLogger logs JSON unless stderr is a terminal, where people read it.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, cli.Usagef("--log-level %q: use debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return slog.New(slog.NewTextHandler(w, opts)), nil
-		}
-	}
-	return slog.New(slog.NewJSONHandler(w, opts)), nil
+// newLogger, secretFlag: the names the other commands' files use for
+// internal/cli's logger and secret flag.
+func newLogger(w io.Writer, level string) (*slog.Logger, error) { return cli.NewLogger(w, level) }
+
+type secretFlag struct{ cli.Secret }
+
+func (s *secretFlag) register(fs *cli.FlagSet, name, env, usage string) {
+	fs.SecretVar(&s.Secret, name, env, usage)
 }
+
+func (s *secretFlag) resolve() (string, error) { return s.Value() }

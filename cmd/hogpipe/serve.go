@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"net"
-	"net/http"
-	"path/filepath"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/internal/cli"
+	"github.com/hogpipe/hogpipe/internal/memlimit"
 	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
@@ -22,47 +20,34 @@ import (
 )
 
 type serveConfig struct {
-	addr          string
+	server        server.Settings // address, body size, tokens, secrets and limits
 	dataDir       string
 	trainingFile  string
-	maxBodyBytes  int64
 	logLevel      string
 	shutdownGrace time.Duration
-	captureTokens string
 	database      string
 	commitLinger  time.Duration
 	commitTimeout time.Duration
 	memoryLimit   string
-	writeTimeout  time.Duration
 	email         emailConfig
 	feedback      feedbackConfig
-	security      securityConfig
 	training      trainingConfig
 }
-
-// defaultCaptureToken is the project token the built web app uses when it
-// sends to hogpipe itself; PostHog project tokens are public by design.
-const defaultCaptureToken = "phc_hogpipe_local"
 
 func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	c := &serveConfig{}
 	fs := env.flags("serve", "Receive PostHog events over HTTP and feed the destinations.")
-	fs.StringVar(&c.addr, "addr", "PORT", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
+	c.server.Flags(fs)
 	addDataFlags(fs, &c.dataDir, &c.trainingFile)
 	addDatabaseFlag(fs, &c.database)
 	fs.DurationVar(&c.commitLinger, "commit-linger", "HOGPIPE_COMMIT_LINGER", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", "HOGPIPE_COMMIT_TIMEOUT", 10*time.Second, "longest a group commit on PostgreSQL may take before its requests are answered 503 (a database that stopped answering)")
-	fs.Int64Var(&c.maxBodyBytes, "max-body-bytes", "HOGPIPE_MAX_BODY_BYTES", 1<<20, "largest request body accepted, in bytes")
 	fs.StringVar(&c.memoryLimit, "memory-limit", "HOGPIPE_MEMORY_LIMIT", "auto",
 		"Go soft memory limit: a size (e.g. 1GiB), off, or auto (GOMEMLIMIT if set, else 3/4 of the cgroup's or machine's memory)")
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
-	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
 	addFeedbackFlags(fs, &c.feedback)
-	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
-	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
-		"longest an answer may take to write; a training data download has it renewed per chunk, so only a client that stops reading is cut off")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
@@ -72,7 +57,7 @@ func addDataFlags(fs *cli.FlagSet, dataDir, trainingFile *string) {
 	fs.StringVar(trainingFile, "training-file", "HOGPIPE_TRAINING_FILE", "training_data.jsonl", "training data file kept in step with the store")
 }
 
-func dbPath(dataDir string) string { return filepath.Join(dataDir, "hogpipe.db") }
+func dbPath(dataDir string) string { return sqlstore.SQLitePath(dataDir) }
 
 func runServe(ctx context.Context, args []string, env *environment) error {
 	fs, c := serveFlags(env)
@@ -83,27 +68,24 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	if p.setLimit {
-		// Restored on return: tests run serve inside their own process.
-		defer debug.SetMemoryLimit(debug.SetMemoryLimit(p.memLimit))
-	}
+	defer p.memLimit.Apply()() // restored on return: tests run serve inside their own process
 	log := p.log
 
 	// Bound first and answering at once: /healthz says the process lives
 	// while the store opens (which may mean waiting for another replica's
 	// migration), /readyz says it is not ready yet and why.
 	gate := server.NewGate("starting")
-	l, err := c.listen(gate, log)
+	l, err := server.Listen(p.cfg, gate, log)
 	if err != nil {
 		return err
 	}
 	started := false
 	defer func() {
 		if !started {
-			l.hs.Close()
+			l.Close()
 		}
 	}()
-	log.Info("starting; /readyz answers 503 until the store is open", "addr", l.ln.Addr().String())
+	log.Info("starting; /readyz answers 503 until the store is open", "addr", l.Addr().String())
 
 	mets := metrics.New()
 	store, closeStore, err := c.openStore(ctx, p, gate, mets)
@@ -128,19 +110,36 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 	}
 
 	srv := c.newServer(p, store, mets, bg)
-	self := "http://" + displayAddr(l.ln.Addr())
+	self := l.URL()
 	bg.fb.base.Store(&self) // before any request can render a dry-run link
 	gate.Open(srv.Handler())
 	started = true
-	c.announce(env, p, self, l.ln.Addr(), store.Postgres())
+	c.announce(env, p, self, l.Addr(), store.Postgres())
 
 	select {
-	case err := <-l.serveErr:
+	case err := <-l.Failed():
 		bg.stop()
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	return c.drain(log, l.hs, srv, store, bg.stop)
+	return c.shutdown(log, l, srv, store, bg)
+}
+
+// shutdown stops serve after a signal, all within --shutdown-grace. Once
+// every in-flight request has its answer (each waited for its commit), the
+// writer role is handed off and the email workers record their sends, then
+// the store commits and closes.
+func (c *serveConfig) shutdown(log *slog.Logger, l *server.Listener, srv *server.Server, store *sqlstore.Store, bg *background) error {
+	log.Info("shutting down", "grace", c.shutdownGrace)
+	if err := l.Shutdown(c.shutdownGrace, srv, func() error {
+		commits, ops, took := store.CommitStats()
+		log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
+		return errors.Join(bg.stop(), store.Close())
+	}); err != nil {
+		return err
+	}
+	log.Info("stopped")
+	return nil
 }
 
 // errStoppedStarting: SIGTERM arrived while the store or the training file
@@ -150,43 +149,25 @@ var errStoppedStarting = errors.New("stopped while starting")
 // servePrep is what serve checks and builds from its flags before it
 // listens.
 type servePrep struct {
-	log          *slog.Logger
-	tokens       []string
-	notices      []string // warnings the security flags raised, printed once serving
-	security     server.Security
-	memLimit     int64
-	memLimitFrom string
-	setLimit     bool
-	training     *hogpipe.TrainingPolicy
-	email        *emailSetup
+	log      *slog.Logger
+	cfg      server.Config
+	notices  []string // warnings the security flags raised, printed once serving
+	memLimit memlimit.Limit
+	training *hogpipe.TrainingPolicy
+	email    *emailSetup
 }
 
 // prepare checks the flags that need no store and builds what they name.
 func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
-	if c.writeTimeout < 0 {
-		return nil, cli.Usagef("--write-timeout cannot be negative (0: none)")
-	}
-	if c.maxBodyBytes < 1024 {
-		return nil, cli.Usagef("--max-body-bytes %d is too small; use at least 1024", c.maxBodyBytes)
-	}
 	p := &servePrep{}
 	var err error
-	if p.log, err = newLogger(env.stderr, c.logLevel); err != nil {
+	if p.log, err = cli.NewLogger(env.stderr, c.logLevel); err != nil {
 		return nil, err
 	}
-
-	p.tokens = cli.SplitList(c.captureTokens)
-	if len(p.tokens) == 0 {
-		return nil, cli.Usagef("--capture-tokens is empty; give at least one project token")
-	}
-
-	if p.security, err = c.security.build(c.addr, func(s string) { p.notices = append(p.notices, s) }); err != nil {
+	if p.cfg, err = c.server.Build(func(s string) { p.notices = append(p.notices, s) }); err != nil {
 		return nil, err
 	}
-	if int64(c.maxBodyBytes)*2 > p.security.MaxRequestMemory && p.security.MaxRequestMemory > 0 {
-		return nil, cli.Usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", formatBytes(p.security.MaxRequestMemory), c.maxBodyBytes)
-	}
-	if p.memLimit, p.memLimitFrom, p.setLimit, err = memoryLimit(c.memoryLimit, env.getenv); err != nil {
+	if p.memLimit, err = memlimit.Decide(c.memoryLimit, memlimit.Machine{Getenv: env.getenv}); err != nil {
 		return nil, err
 	}
 	if p.training, err = c.training.policy(); err != nil {
@@ -201,59 +182,17 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	return p, nil
 }
 
-// listener is serve's HTTP server, serving (first the start-up gate) from
-// the moment listen returns.
-type listener struct {
-	hs       *http.Server
-	ln       net.Listener
-	serveErr chan error
-}
-
-func (c *serveConfig) listen(gate *server.Gate, log *slog.Logger) (*listener, error) {
-	hs := &http.Server{
-		Handler:           gate,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      c.writeTimeout,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w (is another hogpipe running? set --addr or PORT)", c.addr, err)
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- hs.Serve(ln) }()
-	return &listener{hs: hs, ln: ln, serveErr: serveErr}, nil
-}
-
 // openStore opens (and migrates) the store: PostgreSQL if --database is
-// set, else SQLite in the data directory, which it locks. closeStore
-// closes the store, then unlocks the directory.
-func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.Gate, mets *metrics.Metrics) (store *sqlstore.Store, closeStore func(), err error) {
+// set, else SQLite in the data directory, which it locks.
+func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.Gate, mets *metrics.Metrics) (*sqlstore.Store, func(), error) {
 	opts := sqlstore.Options{Logger: p.log, Email: p.email.policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
 		Progress: gate.SetPhase}
-	if c.database != "" {
-		// Replicas share the database; the data directory is not used.
-		if store, err = sqlstore.OpenPostgres(ctx, c.database, opts); err != nil {
-			if ctx.Err() != nil {
-				// SIGTERM while waiting for another replica's migration.
-				return nil, nil, errStoppedStarting
-			}
-			return nil, nil, storeError(err)
-		}
-		return store, func() { store.Close() }, nil
+	store, closeStore, err := sqlstore.Open(ctx, c.dataDir, c.database, opts)
+	if err != nil && c.database != "" && ctx.Err() != nil {
+		// SIGTERM while waiting for another replica's migration.
+		return nil, nil, errStoppedStarting
 	}
-	unlock, err := sqlstore.LockDataDir(c.dataDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	if store, err = sqlstore.OpenSQLite(ctx, dbPath(c.dataDir), opts); err != nil {
-		unlock()
-		return nil, nil, storeError(fmt.Errorf("open store in %s: %w", c.dataDir, err))
-	}
-	return store, func() { store.Close(); unlock() }, nil
+	return store, closeStore, storeError(err)
 }
 
 // background is the work serve runs beside the HTTP server: the training
@@ -319,11 +258,13 @@ func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *
 }
 
 func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metrics.Metrics, bg *background) *server.Server {
-	return server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: p.tokens, Security: p.security, Feedback: bg.fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
+	cfg := p.cfg
+	cfg.Feedback = bg.fb.server
+	return server.New(cfg, server.Deps{
 		Store: store, Mirror: bg.mirror, Metrics: mets, Log: p.log,
 		Ready: []func(context.Context) error{
-			func(context.Context) error { return running(bg.mirror.Running(), "training file mirror") },
-			func(context.Context) error { return running(bg.workerRunning.Load(), "email workers") },
+			server.Running("training file mirror", bg.mirror.Running),
+			server.Running("email workers", bg.workerRunning.Load),
 		},
 	})
 }
@@ -331,7 +272,7 @@ func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metri
 // announce tells the operator where hogpipe listens and what it runs with.
 func (c *serveConfig) announce(env *environment, p *servePrep, self string, addr net.Addr, postgres bool) {
 	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
-	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", p.tokens[0])
+	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", p.cfg.CaptureTokens[0])
 	fmt.Fprintln(env.stdout, p.email.describe)
 	for _, n := range p.notices {
 		fmt.Fprintln(env.stdout, n)
@@ -340,43 +281,8 @@ func (c *serveConfig) announce(env *environment, p *servePrep, self string, addr
 	if !server.WebAppBuilt() {
 		fmt.Fprintln(env.stdout, "web app not built into this binary: run 'make run' to build it")
 	}
-	p.log.Info("serving", "memory_limit", formatBytes(p.memLimit), "memory_limit_from", p.memLimitFrom, "addr", addr.String(), "data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", postgres)
-}
-
-// drain shuts serve down after a signal. The whole shutdown fits in
-// --shutdown-grace: an orchestrator's SIGKILL follows its own grace
-// period, and a replica still busy then loses its work in flight less
-// cleanly than one that gave up itself.
-func (c *serveConfig) drain(log *slog.Logger, hs *http.Server, srv *server.Server, store *sqlstore.Store, stopBackground func() error) error {
-	log.Info("shutting down", "grace", c.shutdownGrace)
-	shutCtx, cancel := context.WithTimeout(context.Background(), c.shutdownGrace)
-	defer cancel()
-	srv.Drain()
-	done := make(chan error, 1)
-	go func() {
-		// Shutdown returns once every in-flight request has its answer, and
-		// each answer waited for its commit. Then the writer role is handed
-		// off and the email workers record their sends, then the store
-		// commits and closes.
-		shutErr := hs.Shutdown(shutCtx)
-		commits, ops, took := store.CommitStats()
-		log.Info("store totals", "commits", commits, "ops", ops, "commit_time", took)
-		bgErr := stopBackground()
-		done <- errors.Join(shutErr, bgErr, store.Close())
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return fmt.Errorf("shut down: %w", err)
-		}
-	case <-shutCtx.Done():
-		// Whatever is left is safe to drop: nothing unacknowledged was
-		// promised, the file is recovered by its next writer, and locks and
-		// leases end with this process's connections.
-		return fmt.Errorf("shut down: not finished within --shutdown-grace %s; exiting anyway", c.shutdownGrace)
-	}
-	log.Info("stopped")
-	return nil
+	p.log.Info("serving", "memory_limit", cli.FormatBytes(p.memLimit.Bytes), "memory_limit_from", p.memLimit.From, "addr", addr.String(),
+		"data_dir", c.dataDir, "training_file", c.trainingFile, "postgres", postgres)
 }
 
 // storeError makes a store this build must not run against a usage error
@@ -386,23 +292,4 @@ func storeError(err error) error {
 		return cli.Usage(err)
 	}
 	return err
-}
-
-// displayAddr turns ":3000" / "[::]:3000" into something a browser opens.
-func displayAddr(a net.Addr) string {
-	host, port, err := net.SplitHostPort(a.String())
-	if err != nil {
-		return a.String()
-	}
-	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
-		host = "localhost"
-	}
-	return net.JoinHostPort(host, port)
-}
-
-func running(ok bool, what string) error {
-	if !ok {
-		return fmt.Errorf("%s stopped", what)
-	}
-	return nil
 }

@@ -1,63 +1,82 @@
-package main
+package server
 
 import (
-	"github.com/hogpipe/hogpipe/internal/cli"
 	"math"
 	"net/netip"
-	"os"
-	"strings"
+	"time"
 
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"github.com/hogpipe/hogpipe/posthog"
-	"github.com/hogpipe/hogpipe/server"
 )
 
-// securityConfig holds the secrets and limits of serve. Secrets come from a
-// flag, an environment variable, or a file (…_FILE), and are never logged.
-type securityConfig struct {
-	signingSecret, webhookSecret, adminToken secretFlag
+// DefaultCaptureToken is the project token the built web app uses when it
+// sends to hogpipe itself; PostHog project tokens are public by design.
+const DefaultCaptureToken = "phc_hogpipe_local"
+
+// Settings are serve's flags for the HTTP side: Flags registers them, Build
+// checks them into a Config (usage errors: exit 2).
+type Settings struct {
+	Addr          string
+	MaxBodyBytes  int64
+	CaptureTokens string
+	WriteTimeout  time.Duration
+	Security      SecuritySettings
+}
+
+// Flags registers the settings on serve's flag set.
+func (s *Settings) Flags(fs *cli.FlagSet) {
+	fs.StringVar(&s.Addr, "addr", "PORT", "127.0.0.1:3000", "address to listen on; PORT may hold just a port number, which listens on every interface")
+	fs.Int64Var(&s.MaxBodyBytes, "max-body-bytes", "HOGPIPE_MAX_BODY_BYTES", 1<<20, "largest request body accepted, in bytes")
+	fs.StringVar(&s.CaptureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", DefaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
+	fs.DurationVar(&s.WriteTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
+		"longest an answer may take to write; a training data download has it renewed per chunk, so only a client that stops reading is cut off")
+	s.Security.Flags(fs)
+}
+
+// Build checks the settings and makes the server's Config (Feedback left
+// for the caller). notice receives the warnings an operator should see
+// once hogpipe serves.
+func (s *Settings) Build(notice func(string)) (Config, error) {
+	cfg := Config{Addr: s.Addr, MaxBodyBytes: s.MaxBodyBytes, WriteTimeout: s.WriteTimeout}
+	if s.WriteTimeout < 0 {
+		return cfg, cli.Usagef("--write-timeout cannot be negative (0: none)")
+	}
+	if s.MaxBodyBytes < 1024 {
+		return cfg, cli.Usagef("--max-body-bytes %d is too small; use at least 1024", s.MaxBodyBytes)
+	}
+	if cfg.CaptureTokens = cli.SplitList(s.CaptureTokens); len(cfg.CaptureTokens) == 0 {
+		return cfg, cli.Usagef("--capture-tokens is empty; give at least one project token")
+	}
+	var err error
+	if cfg.Security, err = s.Security.Build(s.Addr, notice); err != nil {
+		return cfg, err
+	}
+	if mem := cfg.Security.MaxRequestMemory; mem > 0 && s.MaxBodyBytes*2 > mem {
+		return cfg, cli.Usagef("--max-request-memory %s must hold at least two bodies of --max-body-bytes %d", cli.FormatBytes(mem), s.MaxBodyBytes)
+	}
+	return cfg, nil
+}
+
+// SecuritySettings are the flags of serve's secrets and limits. Secrets
+// come from a flag, an environment variable, or a file (…_FILE), and are
+// never logged.
+type SecuritySettings struct {
+	signingSecret, webhookSecret, adminToken cli.Secret
 	insecure, trustLocal                     bool
 	rate                                     float64
 	burst, maxInFlight                       int
 	trustedProxies                           string
 	maxPerClient, rateClients, ipv6Prefix    int
-	maxRequestMemory                         byteSize
+	maxRequestMemory                         cli.ByteSize
 }
 
-type secretFlag struct {
-	name, env   string
-	value, file string
-}
-
-func (s *secretFlag) register(fs *cli.FlagSet, name, env, usage string) {
-	s.name, s.env = name, env
-	fs.StringVar(&s.value, name, env, "", usage)
-	fs.StringVar(&s.file, name+"-file", env+"_FILE", "", "file holding --"+name+" (for secrets managers)")
-}
-
-func (s *secretFlag) resolve() (string, error) {
-	if s.value != "" && s.file != "" {
-		return "", cli.Usagef("set --%s (%s) or --%s-file (%s_FILE), not both", s.name, s.env, s.name, s.env)
-	}
-	if s.file == "" {
-		return strings.TrimSpace(s.value), nil
-	}
-	b, err := os.ReadFile(s.file)
-	if err != nil {
-		return "", cli.Usagef("%s_FILE: %v", s.env, err)
-	}
-	v := strings.TrimSpace(string(b))
-	if v == "" {
-		return "", cli.Usagef("%s_FILE %s is empty", s.env, s.file)
-	}
-	return v, nil
-}
-
-func addSecurityFlags(fs *cli.FlagSet, c *securityConfig) {
-	c.signingSecret.register(fs, "webhook-signing-secret", "HOGPIPE_WEBHOOK_SIGNING_SECRET",
+// Flags registers the security flags on serve's flag set.
+func (c *SecuritySettings) Flags(fs *cli.FlagSet) {
+	fs.SecretVar(&c.signingSecret, "webhook-signing-secret", "HOGPIPE_WEBHOOK_SIGNING_SECRET",
 		"Standard Webhooks signing secret (whsec_…) of the PostHog destination")
-	c.webhookSecret.register(fs, "webhook-secret", "HOGPIPE_WEBHOOK_SECRET",
+	fs.SecretVar(&c.webhookSecret, "webhook-secret", "HOGPIPE_WEBHOOK_SECRET",
 		"shared secret webhooks send as 'Authorization: Bearer …' or 'X-Hogpipe-Secret: …'")
-	c.adminToken.register(fs, "admin-token", "HOGPIPE_ADMIN_TOKEN",
+	fs.SecretVar(&c.adminToken, "admin-token", "HOGPIPE_ADMIN_TOKEN",
 		"token for the read API (/api/…) from anywhere but this machine")
 	fs.BoolVar(&c.insecure, "insecure", "HOGPIPE_INSECURE", false, "accept unauthenticated webhooks from anywhere (not for the internet)")
 	fs.BoolVar(&c.trustLocal, "trust-local", "HOGPIPE_TRUST_LOCAL", true,
@@ -75,11 +94,11 @@ func addSecurityFlags(fs *cli.FlagSet, c *securityConfig) {
 		"comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For names the client for --rate-limit")
 }
 
-// build turns the flags into the server's Security, refusing an exposed
-// listener that anyone could post to.
-func (c *securityConfig) build(addr string, stdout func(string)) (server.Security, error) {
-	var sec server.Security
-	signing, err := c.signingSecret.resolve()
+// Build turns the flags into the server's Security, refusing an exposed
+// listener on addr that anyone could post to. notice receives warnings.
+func (c *SecuritySettings) Build(addr string, notice func(string)) (Security, error) {
+	var sec Security
+	signing, err := c.signingSecret.Value()
 	if err != nil {
 		return sec, err
 	}
@@ -90,13 +109,13 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 		}
 		sec.SigningKey = key
 	}
-	if sec.WebhookSecret, err = c.webhookSecret.resolve(); err != nil {
+	if sec.WebhookSecret, err = c.webhookSecret.Value(); err != nil {
 		return sec, err
 	}
 	if sec.WebhookSecret != "" && len(sec.WebhookSecret) < 16 {
 		return sec, cli.Usagef("HOGPIPE_WEBHOOK_SECRET is %d characters; use at least 16 (e.g. openssl rand -hex 24)", len(sec.WebhookSecret))
 	}
-	if sec.AdminToken, err = c.adminToken.resolve(); err != nil {
+	if sec.AdminToken, err = c.adminToken.Value(); err != nil {
 		return sec, err
 	}
 	if sec.AdminToken != "" && len(sec.AdminToken) < 16 {
@@ -133,12 +152,12 @@ func (c *securityConfig) build(addr string, stdout func(string)) (server.Securit
 				"set HOGPIPE_WEBHOOK_SECRET (a shared secret header) or HOGPIPE_WEBHOOK_SIGNING_SECRET (PostHog's signing secret), "+
 				"listen on 127.0.0.1 with --addr, or pass --insecure to accept anyone's events", addr)
 		}
-		stdout("WARNING: --insecure: webhooks from anywhere are accepted without authentication")
+		notice("WARNING: --insecure: webhooks from anywhere are accepted without authentication")
 	}
-	if !sec.WebhookAuthConfigured() && server.LoopbackAddr(addr) && !c.insecure && sec.DistrustLocal {
-		stdout("webhooks: no authentication configured and --trust-local=false, so every webhook is refused; set HOGPIPE_WEBHOOK_SECRET")
-	} else if !sec.WebhookAuthConfigured() && server.LoopbackAddr(addr) {
-		stdout("webhooks: no authentication configured, so only requests from this machine are accepted; " +
+	if !sec.WebhookAuthConfigured() && LoopbackAddr(addr) && !c.insecure && sec.DistrustLocal {
+		notice("webhooks: no authentication configured and --trust-local=false, so every webhook is refused; set HOGPIPE_WEBHOOK_SECRET")
+	} else if !sec.WebhookAuthConfigured() && LoopbackAddr(addr) {
+		notice("webhooks: no authentication configured, so only requests from this machine are accepted; " +
 			"set HOGPIPE_WEBHOOK_SECRET before exposing hogpipe through a tunnel")
 	}
 	return sec, nil
