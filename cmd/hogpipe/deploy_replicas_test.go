@@ -410,13 +410,9 @@ func (lb *loadBalancer) send(ctx context.Context, path, body string) (acked bool
 // code 0, saying it handed the writer role off, the other replica takes the
 // role, and every acknowledged event is stored and in the file once.
 func TestDrainHandsOffWriter(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs two processes")
-	}
+	dir, file := processTest(t, "runs two processes")
 	bin := needBinary(t)
 	url := pgtest.URL(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "training_data.jsonl")
 	env := []string{"DATABASE_URL=" + url}
 	args := func(i int) []string {
 		return []string{"--data-dir", filepath.Join(dir, fmt.Sprint(i)), "--training-file", file, "--shutdown-grace", "5s"}

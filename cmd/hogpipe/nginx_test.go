@@ -27,14 +27,10 @@ import (
 // other replica), stored once and mirrored to the training file once. The
 // rate limit must see the clients behind nginx, not nginx.
 func TestNginxInFront(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs nginx and two replicas")
-	}
+	dir, file := processTest(t, "runs nginx and two replicas")
 	nginx := nginxPath()
 	proctest.Need(t, nginx != "", "nginx not installed (apt-get install nginx-light)")
 	url := pgtest.URL(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "training_data.jsonl")
 	// A burst of 100 per client: the 400 events come from 8 clients (50
 	// each, from their own loopback addresses, which nginx names in
 	// X-Forwarded-For), so they pass only if each client gets its own

@@ -85,11 +85,8 @@ func TestMetricsCountKnownSequence(t *testing.T) {
 // the file, and requests after the signal must be refused cleanly
 // (connection refused, or 503 while draining), never half-answered.
 func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and signals the binary")
-	}
-	dir := t.TempDir()
-	dataDir, file := filepath.Join(dir, "data"), filepath.Join(dir, "training_data.jsonl")
+	dir, file := processTest(t, "builds and signals the binary")
+	dataDir := filepath.Join(dir, "data")
 	c := startChild(t, dataDir, file)
 	client := &http.Client{Timeout: 5 * time.Second}
 	var mu sync.Mutex

@@ -29,13 +29,9 @@ func TestReplicasOnPostgres(t *testing.T) { replicaRun(t, false) }
 func TestReplicasSurviveKills(t *testing.T) { replicaRun(t, true) }
 
 func replicaRun(t *testing.T, kill bool) {
-	if testing.Short() {
-		t.Skip("runs three processes")
-	}
+	dir, file := processTest(t, "runs three processes")
 	url := pgtest.URL(t)
 	mg := newMailgun(t)
-	dir := t.TempDir()
-	file := filepath.Join(dir, "training_data.jsonl")
 	env := mailProcEnv(mg.URL, "DATABASE_URL="+url, "HOGPIPE_EMAIL_BACKOFF=50ms", "HOGPIPE_EMAIL_TIMEOUT=1s")
 	var reps []*child
 	for i := range 3 {
