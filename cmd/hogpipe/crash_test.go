@@ -358,15 +358,7 @@ func outage(t *testing.T, breakIt func(*tcpProxy)) {
 			breakIt(px)
 			// While cut: not ready, and new events are refused with 503.
 			proctest.Eventually(t, "readyz fails while the database is away", 15*time.Second, func() error {
-				resp, err := http.Get(rep.URL + "/readyz")
-				if err != nil {
-					return err
-				}
-				resp.Body.Close()
-				if resp.StatusCode != 503 {
-					return fmt.Errorf("readyz %d", resp.StatusCode)
-				}
-				return nil
+				return statusIs(rep.URL+"/readyz", 503)
 			})
 			proctest.Eventually(t, "ingest refused with 503 + Retry-After", 15*time.Second, func() error {
 				if refused.Load() == 0 {
