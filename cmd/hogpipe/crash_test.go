@@ -27,6 +27,10 @@ import (
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
+// The failure tests: hogpipe as a separate process (processTest,
+// startChild) killed, signalled, starved of disk or cut off its database;
+// nothing it acknowledged may be lost or written twice.
+
 // TestCrashKeepsEveryAcknowledgedEvent kills the server with SIGKILL under
 // concurrent load, several times. After the last restart every id that got
 // a 2xx must be in training_data.jsonl exactly once, every line must parse,

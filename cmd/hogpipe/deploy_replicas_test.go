@@ -29,6 +29,10 @@ import (
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
 
+// The replica tests: several hogpipe processes on one PostgreSQL database
+// starting together, migrating, draining, recovering, killed, upgraded
+// one by one, and behind nginx.
+
 // replica is a hogpipe binary run with its log kept, for the tests of how
 // replicas start, stop and upgrade.
 type replica struct {
