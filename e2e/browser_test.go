@@ -121,6 +121,22 @@ func getJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
+// eventEmail is the email an event queued, as GET /api/events/{id} shows it.
+type eventEmail struct {
+	ID        float64 `json:"id"`
+	State     string  `json:"state"`
+	Recipient string  `json:"recipient"`
+}
+
+// emailOf is the email the event eventID queued, nil while there is none.
+func emailOf(url, eventID string) (*eventEmail, error) {
+	var out struct {
+		Email *eventEmail `json:"email"`
+	}
+	err := getJSON(url+"/api/events/"+eventID, &out)
+	return out.Email, err
+}
+
 func TestBrowserFlow(t *testing.T) {
 	h := startHogpipe(t)
 	ctx := browser(t)
@@ -206,17 +222,12 @@ func TestBrowserFlow(t *testing.T) {
 
 	// Queued for the email destination (dry-run: no Mailgun configured).
 	proctest.Eventually(t, "email for the feature_used event", 10*time.Second, func() error {
-		var out struct {
-			Email *struct {
-				State     string `json:"state"`
-				Recipient string `json:"recipient"`
-			} `json:"email"`
-		}
-		if err := getJSON(h.URL+"/api/events/"+featureID, &out); err != nil {
+		e, err := emailOf(h.URL, featureID)
+		if err != nil {
 			return err
 		}
-		if out.Email == nil || out.Email.Recipient != email || (out.Email.State != "queued" && out.Email.State != "dry_run") {
-			return fmt.Errorf("email = %+v", out.Email)
+		if e == nil || e.Recipient != email || (e.State != "queued" && e.State != "dry_run") {
+			return fmt.Errorf("email = %+v", e)
 		}
 		return nil
 	})

@@ -34,19 +34,14 @@ func TestBrowserUnsubscribeFromDryRunEmail(t *testing.T) {
 	}
 	var emailID float64
 	proctest.Eventually(t, "the email is rendered as dry_run", 10*time.Second, func() error {
-		var out struct {
-			Email *struct {
-				ID    float64 `json:"id"`
-				State string  `json:"state"`
-			} `json:"email"`
-		}
-		if err := getJSON(h.URL+"/api/events/"+id, &out); err != nil {
+		e, err := emailOf(h.URL, id)
+		if err != nil {
 			return err
 		}
-		if out.Email == nil || out.Email.State != "dry_run" {
-			return fmt.Errorf("email: %+v", out.Email)
+		if e == nil || e.State != "dry_run" {
+			return fmt.Errorf("email: %+v", e)
 		}
-		emailID = out.Email.ID
+		emailID = e.ID
 		return nil
 	})
 

@@ -24,35 +24,36 @@ type errorBody struct {
 // within a few seconds anyway, and one second is enough for a busy store.
 const retryAfterSeconds = "1"
 
-// statusOf is the one place an error code becomes an HTTP status: every
-// error answer, whether from writeError or writeCode, goes through it. An
-// unknown code is a bug and answers 500.
+// statusByCode is the one place an error code becomes an HTTP status:
+// every error answer, whether from writeError or writeCode, goes through
+// statusOf.
+var statusByCode = map[string]int{
+	hogpipe.EMalformed:         http.StatusBadRequest,
+	hogpipe.EBadParameter:      http.StatusBadRequest,
+	hogpipe.EUnauthorized:      http.StatusUnauthorized,
+	hogpipe.EForbidden:         http.StatusForbidden,
+	hogpipe.ECrossOrigin:       http.StatusForbidden,
+	hogpipe.ENotFound:          http.StatusNotFound,
+	hogpipe.EMethodNotAllowed:  http.StatusMethodNotAllowed,
+	hogpipe.ERejected:          http.StatusNotAcceptable,
+	hogpipe.EExpired:           http.StatusGone,
+	hogpipe.ETooLarge:          http.StatusRequestEntityTooLarge,
+	hogpipe.EUnsupportedMedia:  http.StatusUnsupportedMediaType,
+	hogpipe.EInvalid:           http.StatusUnprocessableEntity,
+	hogpipe.ERateLimited:       http.StatusTooManyRequests,
+	hogpipe.EClientConcurrency: http.StatusTooManyRequests,
+	hogpipe.EUnavailable:       http.StatusServiceUnavailable,
+	hogpipe.EOverloaded:        http.StatusServiceUnavailable,
+	hogpipe.EMemoryBudget:      http.StatusServiceUnavailable,
+	hogpipe.ENotReady:          http.StatusServiceUnavailable,
+	hogpipe.EShuttingDown:      http.StatusServiceUnavailable,
+}
+
+// statusOf is code's status (statusByCode). An unknown code is a bug and
+// answers 500.
 func statusOf(code string) int {
-	switch code {
-	case hogpipe.EMalformed, hogpipe.EBadParameter:
-		return http.StatusBadRequest
-	case hogpipe.EUnauthorized:
-		return http.StatusUnauthorized
-	case hogpipe.EForbidden, hogpipe.ECrossOrigin:
-		return http.StatusForbidden
-	case hogpipe.ENotFound:
-		return http.StatusNotFound
-	case hogpipe.EMethodNotAllowed:
-		return http.StatusMethodNotAllowed
-	case hogpipe.ERejected:
-		return http.StatusNotAcceptable
-	case hogpipe.EExpired:
-		return http.StatusGone
-	case hogpipe.ETooLarge:
-		return http.StatusRequestEntityTooLarge
-	case hogpipe.EUnsupportedMedia:
-		return http.StatusUnsupportedMediaType
-	case hogpipe.EInvalid:
-		return http.StatusUnprocessableEntity
-	case hogpipe.ERateLimited, hogpipe.EClientConcurrency:
-		return http.StatusTooManyRequests
-	case hogpipe.EUnavailable, hogpipe.EOverloaded, hogpipe.EMemoryBudget, hogpipe.ENotReady, hogpipe.EShuttingDown:
-		return http.StatusServiceUnavailable
+	if status, ok := statusByCode[code]; ok {
+		return status
 	}
 	return http.StatusInternalServerError
 }

@@ -19,27 +19,23 @@ import (
 // calls are two replicas). PostgreSQL needs HOGPIPE_TEST_DATABASE_URL;
 // under CI its absence is a failure, elsewhere a skip.
 func backends(t *testing.T, test func(t *testing.T, open func(opt Options) *Store)) {
-	t.Run("sqlite", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "hogpipe.db")
-		test(t, func(opt Options) *Store {
-			s, err := OpenSQLite(context.Background(), path, opt)
+	// opener is open for one database: each call a new Store on it, closed
+	// when the test ends.
+	opener := func(t *testing.T, openDB func(context.Context, string, Options) (*Store, error), dsn string) func(Options) *Store {
+		return func(opt Options) *Store {
+			s, err := openDB(context.Background(), dsn, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { s.Close() })
 			return s
-		})
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		test(t, opener(t, OpenSQLite, filepath.Join(t.TempDir(), "hogpipe.db")))
 	})
 	t.Run("postgres", func(t *testing.T) {
-		url := pgtest.URL(t)
-		test(t, func(opt Options) *Store {
-			s, err := OpenPostgres(context.Background(), url, opt)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { s.Close() })
-			return s
-		})
+		test(t, opener(t, OpenPostgres, pgtest.URL(t)))
 	})
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -121,6 +122,45 @@ func needBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// buildBinary builds hogpipe once per test binary run.
+// It goes in binDir, which TestMain removes.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	bin := filepath.Join(binDir, "hogpipe")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// child is hogpipe running as a separate process.
+type child struct {
+	cmd *exec.Cmd
+	URL string
+}
+
+// processTest skips t under -short, saying what it runs, and gives it a
+// fresh directory and the path of a training file in it: the set-up of
+// every test that runs hogpipe as separate processes.
+func processTest(t *testing.T, runs string) (dir, trainingFile string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(runs)
+	}
+	dir = t.TempDir()
+	return dir, filepath.Join(dir, "training_data.jsonl")
+}
+
+func startChild(t *testing.T, dataDir, trainingFile string, extraEnv ...string) *child {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proctest.Start(t, bin, "", extraEnv, "--data-dir", dataDir, "--training-file", trainingFile, "--log-level", "warn")
+	return &child{cmd: p.Cmd, URL: p.URL}
 }
 
 // waitLogged waits until logs() contains want.

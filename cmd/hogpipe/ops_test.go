@@ -1,18 +1,10 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
-	"maps"
 	"net/http"
-	"path/filepath"
-	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 func scrape(t *testing.T, url string) string {
@@ -78,66 +70,4 @@ func TestMetricsCountKnownSequence(t *testing.T) {
 	if got := metricValue(text, "hogpipe_commit_batch_size_count"); got == "(absent)" || got == "0" {
 		t.Errorf("no commits observed: %s", got)
 	}
-}
-
-// TestGracefulShutdown sends SIGTERM to hogpipe under load: it must exit 0
-// within the bound, every request that got a 2xx must be in the store and
-// the file, and requests after the signal must be refused cleanly
-// (connection refused, or 503 while draining), never half-answered.
-func TestGracefulShutdown(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and signals the binary")
-	}
-	dir := t.TempDir()
-	dataDir, file := filepath.Join(dir, "data"), filepath.Join(dir, "training_data.jsonl")
-	c := startChild(t, dataDir, file)
-	client := &http.Client{Timeout: 5 * time.Second}
-	var mu sync.Mutex
-	acked := map[string]bool{}
-	var badAfter []string
-	var signalled time.Time
-	stop := underLoad(16, func(_ context.Context, w, i int) {
-		id := fmt.Sprintf("g-%d-%d", w, i)
-		resp, err := client.Post(c.URL+"/api/webhooks/generation-failed", "application/json", strings.NewReader(gfBody(id, "p")))
-		if err != nil {
-			return // refused or reset: the client retries, nothing was acknowledged
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		mu.Lock()
-		switch {
-		case resp.StatusCode == 200:
-			acked[id] = true
-		case resp.StatusCode != 503:
-			badAfter = append(badAfter, fmt.Sprintf("%s: %d", id, resp.StatusCode))
-		}
-		mu.Unlock()
-	})
-	time.Sleep(500 * time.Millisecond)
-	signalled = time.Now()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- c.cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Errorf("exit: %v (want status 0)", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("did not exit within 15 s of SIGTERM")
-	}
-	took := time.Since(signalled)
-	time.Sleep(100 * time.Millisecond) // requests after exit: refused
-	stop()
-	if len(badAfter) > 0 {
-		t.Errorf("requests answered with something other than 200/503: %v", badAfter[:min(5, len(badAfter))])
-	}
-	if len(acked) < 50 {
-		t.Fatalf("only %d acknowledged before the signal", len(acked))
-	}
-	// Without restarting: the file must already hold everything.
-	eachOnce(t, idCounts(t, file), slices.Collect(maps.Keys(acked)))
-	t.Logf("%d acknowledged; exited %v after SIGTERM", len(acked), took.Round(time.Millisecond))
 }

@@ -119,36 +119,25 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv := exec.CommandContext(ctx, exe, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
+	srvCmd := exec.CommandContext(ctx, exe, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(dir, "data"),
 		"--training-file", filepath.Join(dir, "training_data.jsonl"),
 		"--log-level", "error", "--rate-limit", "200", "--rate-burst", "200")
-	srv.Env = childEnv
-	var srvLog bytes.Buffer
-	srv.Stderr = &srvLog
-	srvOut, err := srv.StdoutPipe()
+	srvCmd.Env = childEnv
+	srv, err := startChild(srvCmd, "hogpipe serve")
 	if err != nil {
 		return err
 	}
-	if err := srv.Start(); err != nil {
-		return fmt.Errorf("abuse: starting hogpipe serve: %w", err)
-	}
-	srvDone := false
-	defer func() {
-		if !srvDone {
-			srv.Process.Kill()
-			srv.Wait()
-		}
-	}()
+	defer srv.kill()
 	url := ""
-	for lines := bufio.NewScanner(srvOut); lines.Scan(); {
+	for lines := bufio.NewScanner(srv.out); lines.Scan(); {
 		if a, ok := strings.CutPrefix(lines.Text(), "hogpipe listening on "); ok {
 			url = a
 			break
 		}
 	}
-	go io.Copy(io.Discard, srvOut)
+	go io.Copy(io.Discard, srv.out)
 	if url == "" {
-		return fmt.Errorf("abuse: hogpipe serve did not start: %s", srvLog.String())
+		return fmt.Errorf("abuse: hogpipe serve did not start: %s", srv.log.String())
 	}
 
 	pinned := "load not pinned (taskset not found or 1 CPU)"
@@ -173,27 +162,16 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 	// The attackers run a little longer than the measurement so that it
 	// sees them at full strength from its first request to its last.
 	const settle = time.Second
-	att := withPin("1", true, exe, "bench", "--scenario", "abuse", "--url", url, "--duration", (dur + 2*settle).String())
-	att.Env = append(childEnv, RoleEnv+"=attack")
-	var attLog bytes.Buffer
-	att.Stderr = &attLog
-	attOut, err := att.StdoutPipe()
+	attCmd := withPin("1", true, exe, "bench", "--scenario", "abuse", "--url", url, "--duration", (dur + 2*settle).String())
+	attCmd.Env = append(childEnv, RoleEnv+"=attack")
+	att, err := startChild(attCmd, "the attackers")
 	if err != nil {
 		return err
 	}
-	if err := att.Start(); err != nil {
-		return fmt.Errorf("abuse: starting the attackers: %w", err)
-	}
-	attDone := false
-	defer func() {
-		if !attDone {
-			att.Process.Kill()
-			att.Wait()
-		}
-	}()
-	attLines := bufio.NewReader(attOut)
+	defer att.kill()
+	attLines := bufio.NewReader(att.out)
 	if l, err := attLines.ReadString('\n'); err != nil || strings.TrimSpace(l) != "attacking" {
-		return fmt.Errorf("abuse: the attackers did not start: %q %s", l, attLog.String())
+		return fmt.Errorf("abuse: the attackers did not start: %q %s", l, att.log.String())
 	}
 	time.Sleep(settle)
 
@@ -209,24 +187,21 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 	lat, acked, errs := wellFormed(ctx, url, abuseSecret, time.Now().Add(dur))
 	pprof.StopCPUProfile()
 	// The server's peak RSS must be read while it still runs.
-	rss := procPeakRSS(srv.Process.Pid)
+	rss := procPeakRSS(srv.cmd.Process.Pid)
 
 	attJSON, _ := io.ReadAll(attLines)
-	attErr := att.Wait()
-	attDone = true
+	attErr := att.wait()
 	var ac abuseCounts
 	if attErr != nil {
-		return fmt.Errorf("abuse: the attackers failed: %w: %s", attErr, attLog.String())
+		return fmt.Errorf("abuse: the attackers failed: %w: %s", attErr, att.log.String())
 	}
 	if err := json.Unmarshal(attJSON, &ac); err != nil {
 		return fmt.Errorf("abuse: the attackers' report %q: %w", attJSON, err)
 	}
 	attackWall := time.Since(attackStart) + settle
-	srv.Process.Signal(syscall.SIGTERM)
-	srvErr := srv.Wait()
-	srvDone = true
-	if srvErr != nil {
-		return fmt.Errorf("abuse: hogpipe serve: %w: %s", srvErr, srvLog.String())
+	srv.cmd.Process.Signal(syscall.SIGTERM)
+	if err := srv.wait(); err != nil {
+		return fmt.Errorf("abuse: hogpipe serve: %w: %s", err, srv.log.String())
 	}
 
 	// Nothing acknowledged may be missing from the store: what
@@ -281,7 +256,7 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 		return (ps.UserTime() + ps.SystemTime()).Round(10 * time.Millisecond)
 	}
 	fmt.Fprintf(w, "CPU time: server %s over its whole run (%s with the control), attackers %s over %s\n",
-		cpu(srv.ProcessState), (attackWall + baseDur).Round(100*time.Millisecond), cpu(att.ProcessState), attackWall.Round(100*time.Millisecond))
+		cpu(srv.cmd.ProcessState), (attackWall + baseDur).Round(100*time.Millisecond), cpu(att.cmd.ProcessState), attackWall.Round(100*time.Millisecond))
 	if rss > 0 {
 		fmt.Fprintf(w, "peak RSS of the server: %d MiB\n", rss>>20)
 	}
@@ -289,6 +264,43 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("well-formed traffic suffered: %d errors, %d missing", errs+baseErrs, missing)
 	}
 	return nil
+}
+
+// child is one process of the scenario: its stderr kept for error
+// messages, its stdout for the caller to read.
+type child struct {
+	cmd    *exec.Cmd
+	log    bytes.Buffer
+	out    io.ReadCloser
+	waited bool
+}
+
+func startChild(cmd *exec.Cmd, what string) (*child, error) {
+	c := &child{cmd: cmd}
+	cmd.Stderr = &c.log
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c.out = out
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("abuse: starting %s: %w", what, err)
+	}
+	return c, nil
+}
+
+// wait waits for the process to exit (Cmd.Wait).
+func (c *child) wait() error {
+	c.waited = true
+	return c.cmd.Wait()
+}
+
+// kill ends the process unless it was waited for: on the early returns.
+func (c *child) kill() {
+	if !c.waited {
+		c.cmd.Process.Kill()
+		c.cmd.Wait()
+	}
 }
 
 // wellFormed is 4 clients × 100 webhook events/s, under their rate limit,
@@ -355,40 +367,40 @@ func attack(ctx context.Context, url, secret string, deadline time.Time) abuseCo
 		junk, junk4xx, junk503, uploads, upload429 atomic.Int64
 	}
 
-	// Over-rate clients: as fast as they can, from 4 addresses.
-	for i := range 4 {
-		c := clientFrom(fmt.Sprintf("127.0.0.%d", 20+i))
-		for range 4 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := 0; time.Now().Before(deadline); j++ {
-					st, err := postWebhook(ctx, c, url, secret, []byte(fmt.Sprintf(`{"event":{"uuid":"flood-%d-%d-%d","event":"generation_failed","properties":{"input_prompt":"x"}}}`, i, j, time.Now().UnixNano())))
-					abuse.flood.Add(1)
-					if err == nil && st == 429 {
-						abuse.flood429.Add(1)
+	// repeat calls hit until deadline from perAddr goroutines for each of
+	// 4 client addresses, 127.0.0.first to first+3; hit is told the
+	// address's index and how many times its goroutine called it before.
+	repeat := func(first, perAddr int, hit func(c *http.Client, addr, n int)) {
+		for i := range 4 {
+			c := clientFrom(fmt.Sprintf("127.0.0.%d", first+i))
+			for range perAddr {
+				wg.Go(func() {
+					for n := 0; time.Now().Before(deadline); n++ {
+						hit(c, i, n)
 					}
-				}
-			}()
+				})
+			}
 		}
 	}
+
+	// Over-rate clients: as fast as they can, from 4 addresses.
+	repeat(20, 4, func(c *http.Client, i, j int) {
+		st, err := postWebhook(ctx, c, url, secret, []byte(fmt.Sprintf(`{"event":{"uuid":"flood-%d-%d-%d","event":"generation_failed","properties":{"input_prompt":"x"}}}`, i, j, time.Now().UnixNano())))
+		abuse.flood.Add(1)
+		if err == nil && st == 429 {
+			abuse.flood429.Add(1)
+		}
+	})
 	// Oversized bodies: 2 MiB each, against a 1 MiB limit.
 	big := bytes.Repeat([]byte("a"), 2<<20)
-	for i := range 4 {
-		c := clientFrom(fmt.Sprintf("127.0.0.%d", 30+i))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				st, err := postWebhook(ctx, c, url, secret, big)
-				abuse.big.Add(1)
-				if err == nil && st == 413 {
-					abuse.big413.Add(1)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-		}()
-	}
+	repeat(30, 1, func(c *http.Client, _, _ int) {
+		st, err := postWebhook(ctx, c, url, secret, big)
+		abuse.big.Add(1)
+		if err == nil && st == 413 {
+			abuse.big413.Add(1)
+		}
+		time.Sleep(20 * time.Millisecond)
+	})
 	// Slowloris: connections that send a header byte every second.
 	for i := range 200 {
 		wg.Add(1)
@@ -414,32 +426,23 @@ func attack(ctx context.Context, url, secret string, deadline time.Time) abuseCo
 	// Memory attack: 40 junk capture bodies of 1 MiB in flight at all
 	// times, from 4 addresses, no token.
 	junk := []byte("[" + strings.Repeat("0,", (1<<20-2)/2-1) + "0]")
-	for i := range 4 {
-		c := clientFrom(fmt.Sprintf("127.0.0.%d", 100+i))
-		for range 10 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for time.Now().Before(deadline) {
-					req, _ := http.NewRequestWithContext(ctx, "POST", url+"/e/", bytes.NewReader(junk))
-					req.Host = "hogpipe.example.com"
-					resp, err := c.Do(req)
-					abuse.junk.Add(1)
-					if err != nil {
-						continue
-					}
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					switch {
-					case resp.StatusCode == 503:
-						abuse.junk503.Add(1)
-					case resp.StatusCode >= 400 && resp.StatusCode < 500:
-						abuse.junk4xx.Add(1)
-					}
-				}
-			}()
+	repeat(100, 10, func(c *http.Client, _, _ int) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url+"/e/", bytes.NewReader(junk))
+		req.Host = "hogpipe.example.com"
+		resp, err := c.Do(req)
+		abuse.junk.Add(1)
+		if err != nil {
+			return
 		}
-	}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode == 503:
+			abuse.junk503.Add(1)
+		case resp.StatusCode >= 400 && resp.StatusCode < 500:
+			abuse.junk4xx.Add(1)
+		}
+	})
 	// Slow uploads: one client, 1030 requests announcing 100000 bytes and
 	// sending one, held open until the end.
 	upload := []byte("POST /api/webhooks/generation-failed HTTP/1.1\r\nHost: hogpipe.example.com\r\n" +

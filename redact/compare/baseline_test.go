@@ -51,22 +51,19 @@ func digits(s string) string {
 	return b.String()
 }
 
-// luhn as the old redactor had it.
+// luhn as the old redactor had it (the same check as redact's, written
+// apart: a doubled digit counts its two digits).
 func luhn(d string) bool {
 	if len(d) < 13 || len(d) > 19 {
 		return false
 	}
-	sum, double := 0, false
-	for i := len(d) - 1; i >= 0; i-- {
-		n := int(d[i] - '0')
-		if double {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
+	sum := 0
+	for i := range len(d) {
+		n := int(d[len(d)-1-i] - '0')
+		if i%2 == 1 {
+			n = n*2/10 + n*2%10
 		}
 		sum += n
-		double = !double
 	}
 	return sum%10 == 0
 }

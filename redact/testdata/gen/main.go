@@ -163,19 +163,19 @@ func emails() {
 	emit("email two", "two: "+mark("email", "a@b.io")+", "+mark("email", "c_d@x-y.org"))
 }
 
+// luhnDigit is the check digit that makes body+digit pass the Luhn check.
+// It is written apart from redact's own check (a table of doubled digits,
+// read left to right), so that one mistake cannot make the corpus and the
+// detector agree.
 func luhnDigit(body string) byte {
+	doubled := [10]int{0, 2, 4, 6, 8, 1, 3, 5, 7, 9}
 	sum := 0
-	double := true
-	for i := len(body) - 1; i >= 0; i-- {
-		n := int(body[i] - '0')
-		if double {
-			n *= 2
-			if n > 9 {
-				n -= 9
-			}
+	for i, c := range body {
+		n := int(c - '0')
+		if (len(body)-i)%2 == 1 { // odd places from the check digit are doubled
+			n = doubled[n]
 		}
 		sum += n
-		double = !double
 	}
 	return byte('0' + (10-sum%10)%10)
 }

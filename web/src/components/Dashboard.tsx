@@ -58,28 +58,8 @@ function Body({ data }: { data: Snapshot }) {
         <Stat label="feature_used" value={stats.events_by_name['feature_used'] ?? 0} testId="stat-feature-used" />
       </dl>
       <div className="mt-3 grid gap-3 sm:grid-cols-2">
-        <div>
-          <h3 className="text-sm font-medium">Events by name</h3>
-          <ul className="text-sm" aria-label="Events by name">
-            {names.length === 0 && <li className="text-slate-500">none yet</li>}
-            {names.map(([n, c]) => (
-              <li key={n}>
-                <span className="font-mono">{n}</span>: {c}
-              </li>
-            ))}
-          </ul>
-        </div>
-        <div>
-          <h3 className="text-sm font-medium">Emails by state</h3>
-          <ul className="text-sm" aria-label="Emails by state">
-            {emails.length === 0 && <li className="text-slate-500">none yet</li>}
-            {emails.map(([s, c]) => (
-              <li key={s}>
-                {s}: {c}
-              </li>
-            ))}
-          </ul>
-        </div>
+        <CountList title="Events by name" counts={names} mono />
+        <CountList title="Emails by state" counts={emails} />
       </div>
       {data.training && <TrainingSummary training={data.training} />}
       <div className="mt-3">
@@ -107,6 +87,24 @@ function Body({ data }: { data: Snapshot }) {
         </tbody>
       </table>
     </>
+  )
+}
+
+// CountList is a titled list of key: count lines (events per name, emails
+// per state, examples per failure reason), labelled by its title.
+function CountList({ title, counts, mono = false }: { title: string; counts: [string, number][]; mono?: boolean }) {
+  return (
+    <div>
+      <h3 className="text-sm font-medium">{title}</h3>
+      <ul className="text-sm" aria-label={title}>
+        {counts.length === 0 && <li className="text-slate-500">none yet</li>}
+        {counts.map(([key, count]) => (
+          <li key={key}>
+            {mono ? <span className="font-mono">{key}</span> : key}: {count}
+          </li>
+        ))}
+      </ul>
+    </div>
   )
 }
 
@@ -145,17 +143,7 @@ function AdminTokenForm() {
 function TrainingSummary({ training }: { training: TrainingStats }) {
   return (
     <div className="mt-3 grid gap-3 sm:grid-cols-2">
-      <div>
-        <h3 className="text-sm font-medium">Examples per failure reason</h3>
-        <ul className="text-sm" aria-label="Examples per failure reason">
-          {training.by_reason.length === 0 && <li className="text-slate-500">none yet</li>}
-          {training.by_reason.map((r) => (
-            <li key={r.key}>
-              <span className="font-mono">{r.key}</span>: {r.count}
-            </li>
-          ))}
-        </ul>
-      </div>
+      <CountList title="Examples per failure reason" counts={training.by_reason.map((r) => [r.key, r.count])} mono />
       <div>
         <h3 className="text-sm font-medium">Most frequent prompts</h3>
         <ol className="list-decimal pl-5 text-sm" aria-label="Most frequent prompts">
