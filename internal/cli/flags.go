@@ -44,55 +44,52 @@ func (f *FlagSet) bind(name, env string) {
 	}
 }
 
-func (f *FlagSet) String(name, env, def, usage string) *string {
+// Each flag is bound to its environment variable as it is defined:
+// define is the one place that pairs them.
+func define[T any](f *FlagSet, def func(*T, string, T, string), p *T, name, env string, value T, usage string) *T {
 	f.bind(name, env)
-	return f.fs.String(name, def, usage)
+	def(p, name, value, usage)
+	return p
+}
+
+func (f *FlagSet) String(name, env, def, usage string) *string {
+	return define(f, f.fs.StringVar, new(string), name, env, def, usage)
 }
 
 func (f *FlagSet) Int(name, env string, def int, usage string) *int {
-	f.bind(name, env)
-	return f.fs.Int(name, def, usage)
+	return define(f, f.fs.IntVar, new(int), name, env, def, usage)
 }
 
 func (f *FlagSet) Bool(name, env string, def bool, usage string) *bool {
-	f.bind(name, env)
-	return f.fs.Bool(name, def, usage)
-}
-
-// The …Var forms bind a flag to its environment variable in one call.
-func (f *FlagSet) StringVar(p *string, name, env, def, usage string) {
-	f.bind(name, env)
-	f.fs.StringVar(p, name, def, usage)
-}
-
-func (f *FlagSet) IntVar(p *int, name, env string, def int, usage string) {
-	f.bind(name, env)
-	f.fs.IntVar(p, name, def, usage)
-}
-
-func (f *FlagSet) Int64Var(p *int64, name, env string, def int64, usage string) {
-	f.bind(name, env)
-	f.fs.Int64Var(p, name, def, usage)
-}
-
-func (f *FlagSet) BoolVar(p *bool, name, env string, def bool, usage string) {
-	f.bind(name, env)
-	f.fs.BoolVar(p, name, def, usage)
-}
-
-func (f *FlagSet) Float64Var(p *float64, name, env string, def float64, usage string) {
-	f.bind(name, env)
-	f.fs.Float64Var(p, name, def, usage)
-}
-
-func (f *FlagSet) DurationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
-	f.bind(name, env)
-	f.fs.DurationVar(p, name, def, usage)
+	return define(f, f.fs.BoolVar, new(bool), name, env, def, usage)
 }
 
 func (f *FlagSet) Duration(name, env string, def time.Duration, usage string) *time.Duration {
-	f.bind(name, env)
-	return f.fs.Duration(name, def, usage)
+	return define(f, f.fs.DurationVar, new(time.Duration), name, env, def, usage)
+}
+
+func (f *FlagSet) StringVar(p *string, name, env, def, usage string) {
+	define(f, f.fs.StringVar, p, name, env, def, usage)
+}
+
+func (f *FlagSet) IntVar(p *int, name, env string, def int, usage string) {
+	define(f, f.fs.IntVar, p, name, env, def, usage)
+}
+
+func (f *FlagSet) Int64Var(p *int64, name, env string, def int64, usage string) {
+	define(f, f.fs.Int64Var, p, name, env, def, usage)
+}
+
+func (f *FlagSet) BoolVar(p *bool, name, env string, def bool, usage string) {
+	define(f, f.fs.BoolVar, p, name, env, def, usage)
+}
+
+func (f *FlagSet) Float64Var(p *float64, name, env string, def float64, usage string) {
+	define(f, f.fs.Float64Var, p, name, env, def, usage)
+}
+
+func (f *FlagSet) DurationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
+	define(f, f.fs.DurationVar, p, name, env, def, usage)
 }
 
 // Parse reads args, then fills every flag not given there from its
