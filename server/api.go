@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // handleStats answers GET /api/stats: counts for the dashboard.
@@ -97,9 +97,9 @@ func (s *Server) handleTrainingData() http.Handler {
 		q := r.URL.Query()
 		fail := func(err error) { writeError(w, r, s.log, err) }
 		out := newDeadlineWriter(w, s.cfg.WriteTimeout)
-		var opt jsonl.Options
+		var opt trainingfile.Options
 		var err error
-		if opt.Format, err = queryOneOf(q, "format", jsonl.FormatV1, jsonl.Formats); err != nil {
+		if opt.Format, err = queryOneOf(q, "format", trainingfile.FormatV1, trainingfile.Formats); err != nil {
 			fail(err)
 			return
 		}
@@ -120,7 +120,7 @@ func (s *Server) handleTrainingData() http.Handler {
 			fail(err)
 			return
 		}
-		var split *jsonl.Split
+		var split *trainingfile.Split
 		frac, ok, err := queryFraction(q, "split", "give the train share, e.g. 0.9")
 		if err != nil {
 			fail(err)
@@ -136,7 +136,7 @@ func (s *Server) handleTrainingData() http.Handler {
 				fail(err)
 				return
 			}
-			split = &jsonl.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
+			split = &trainingfile.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
 			if part == "train" {
 				split.Train = out
 			} else {
@@ -145,7 +145,7 @@ func (s *Server) handleTrainingData() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", `attachment; filename="training_data.jsonl"`)
-		if _, err := jsonl.ExportWith(r.Context(), s.store, opt, out, split); err != nil {
+		if _, err := trainingfile.ExportWith(r.Context(), s.store, opt, out, split); err != nil {
 			// Headers are gone; all we can do is cut the stream short.
 			s.log.Warn("training data export cut short", "err", err)
 			panic(http.ErrAbortHandler)

@@ -60,7 +60,7 @@ func (s *Store) SetMirrorState(ctx context.Context, name string, st hogpipe.Mirr
 // RewriteExamples renders every training example again from its event
 // with policy (after a change of redaction rules, say) and stores the new
 // lines, in batches. It returns how many it rewrote. The file mirror must
-// be rebuilt afterwards (jsonl.Rebuild).
+// be rebuilt afterwards (trainingfile.Rebuild).
 func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPolicy) (int64, error) {
 	var after, n int64
 	for {

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/hogpipe/hogpipe/internal/atomicfile"
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 func runExport(ctx context.Context, args []string, env *environment) error {
@@ -20,7 +20,7 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 	addDataFlags(fs, &dataDir, &trainingFile)
 	addDatabaseFlag(fs, &database)
 	out := fs.String("o", "HOGPIPE_EXPORT_OUTPUT", "", "write to this file (atomically) instead of standard output")
-	fs.StringVar(&r.format, "format", "HOGPIPE_EXPORT_FORMAT", jsonl.FormatV1, "line format: "+strings.Join(jsonl.Formats, ", "))
+	fs.StringVar(&r.format, "format", "HOGPIPE_EXPORT_FORMAT", trainingfile.FormatV1, "line format: "+strings.Join(trainingfile.Formats, ", "))
 	fs.StringVar(&r.since, "since", "HOGPIPE_EXPORT_SINCE", "", "only examples at or after this day or time (2026-11-01 or RFC 3339)")
 	fs.StringVar(&r.until, "until", "HOGPIPE_EXPORT_UNTIL", "", "only examples before this day or time")
 	fs.StringVar(&r.reasons, "reason", "HOGPIPE_EXPORT_REASON", "", "only these failure reasons (comma-separated)")
@@ -37,11 +37,11 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 		return cli.Usagef("--split needs -o FILE: it writes FILE.train.jsonl and FILE.validation.jsonl")
 	}
 	found := false
-	for _, f := range jsonl.Formats {
+	for _, f := range trainingfile.Formats {
 		found = found || f == r.format
 	}
 	if !found {
-		return cli.Usagef("--format %q: use %s", r.format, strings.Join(jsonl.Formats, ", "))
+		return cli.Usagef("--format %q: use %s", r.format, strings.Join(trainingfile.Formats, ", "))
 	}
 	store, err := openExisting(ctx, dataDir, database, sqlstore.Options{})
 	if err != nil {
@@ -61,7 +61,7 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 	}
 
 	if *out == "" {
-		_, err := jsonl.ExportWith(ctx, store, opt, env.stdout, nil)
+		_, err := trainingfile.ExportWith(ctx, store, opt, env.stdout, nil)
 		return err
 	}
 	var paths []string
@@ -84,9 +84,9 @@ func runExport(ctx context.Context, args []string, env *environment) error {
 	}
 	var n int64
 	if r.split > 0 {
-		n, err = jsonl.ExportWith(ctx, store, opt, nil, &jsonl.Split{Fraction: r.split, Train: files[0], Validation: files[1]})
+		n, err = trainingfile.ExportWith(ctx, store, opt, nil, &trainingfile.Split{Fraction: r.split, Train: files[0], Validation: files[1]})
 	} else {
-		n, err = jsonl.ExportWith(ctx, store, opt, files[0], nil)
+		n, err = trainingfile.ExportWith(ctx, store, opt, files[0], nil)
 	}
 	if err != nil {
 		return err

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // runImport stores the lines of an existing JSONL training file (the
@@ -66,8 +66,8 @@ func runImport(ctx context.Context, args []string, env *environment) error {
 	defer store.Close()
 	// ImportFile reads the whole file before it stores anything: a file
 	// that is not JSONL changes nothing.
-	res, err := jsonl.ImportFile(ctx, abs, store, time.Now())
-	if errors.Is(err, jsonl.ErrNotJSONL) {
+	res, err := trainingfile.ImportFile(ctx, abs, store, time.Now())
+	if errors.Is(err, trainingfile.ErrNotJSONL) {
 		return cli.Usagef("%v; nothing was imported: hogpipe imports files whose every line is a JSON object", err)
 	}
 	if err != nil {
@@ -107,9 +107,9 @@ func importLive(ctx context.Context, abs, dataDir, database string, env *environ
 	}
 	defer store.Close()
 	defer leader.Release()
-	m, err := jsonl.Open(ctx, abs, store, log)
+	m, err := trainingfile.Open(ctx, abs, store, log)
 	if err != nil {
-		var nj *jsonl.NotJSONLError
+		var nj *trainingfile.NotJSONLError
 		if errors.As(err, &nj) {
 			return cli.Usage(err)
 		}

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 type serveConfig struct {
@@ -259,7 +259,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 // background is the work serve runs beside the HTTP server: the training
 // file's writer and the email workers.
 type background struct {
-	mirror        *jsonl.Writer
+	mirror        *trainingfile.Writer
 	workerRunning *atomic.Bool
 	fb            *feedback
 	// stop stops the training file's writer and the email workers

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/redact"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // trainingConfig is how events become training examples.
@@ -194,7 +194,7 @@ func runRebuild(ctx context.Context, args []string, env *environment) error {
 	if err != nil {
 		return err
 	}
-	st, cp, err := jsonl.Rebuild(ctx, trainingFile, store)
+	st, cp, err := trainingfile.Rebuild(ctx, trainingFile, store)
 	if cp != "" {
 		// The file held bytes hogpipe had not recorded writing.
 		fmt.Fprintf(env.stderr, "%s did not match what hogpipe wrote; a copy of it as it was is kept in %s\n", trainingFile, cp)
@@ -258,8 +258,8 @@ type exportRequest struct {
 	split                         float64
 }
 
-func (r exportRequest) options() (jsonl.Options, error) {
-	opt := jsonl.Options{Format: r.format, DedupeContent: r.dedupe}
+func (r exportRequest) options() (trainingfile.Options, error) {
+	opt := trainingfile.Options{Format: r.format, DedupeContent: r.dedupe}
 	var err error
 	if opt.Filter.Since, err = parseDay(r.since); err != nil {
 		return opt, cli.Usagef("--since %q: %v", r.since, err)

@@ -1,7 +1,7 @@
-// Package jsonl keeps training_data.jsonl: a crash-safe file mirror of the
+// Package trainingfile keeps training_data.jsonl: a crash-safe file mirror of the
 // stored training examples, one line per example in commit order, and the
 // exports that write the same lines elsewhere.
-package jsonl
+package trainingfile
 
 import (
 	"bufio"
