@@ -60,7 +60,7 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	addEmailFlags(fs, &c.email)
 	addFeedbackFlags(fs, &c.feedback)
 	addSecurityFlags(fs, &c.security)
-	addTrainingFlags(fs, &c.training)
+	c.training.Flags(fs)
 	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
 		"longest an answer may take to write; a training data download has it renewed per chunk, so only a client that stops reading is cut off")
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
@@ -114,7 +114,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer closeStore()
-	if err := c.training.keyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
+	if err := c.training.KeyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
 		return err
 	}
 
@@ -189,7 +189,7 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if p.memLimit, p.memLimitFrom, p.setLimit, err = memoryLimit(c.memoryLimit, env.getenv); err != nil {
 		return nil, err
 	}
-	if p.training, err = c.training.policy(); err != nil {
+	if p.training, err = c.training.Policy(); err != nil {
 		return nil, err
 	}
 	if p.email, err = c.email.build(p.log); err != nil {
@@ -271,7 +271,7 @@ type background struct {
 func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *sqlstore.Store, mets *metrics.Metrics) (*background, error) {
 	log := p.log
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirror, mirrorDone, err := startTrainingWriter(ctx, mirrorCtx, store, c.trainingFile, log)
+	mirror, mirrorDone, err := trainingfile.StartWriter(ctx, mirrorCtx, c.trainingFile, store, store.Postgres(), log)
 	if err != nil {
 		stopMirror()
 		if ctx.Err() != nil {
