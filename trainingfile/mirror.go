@@ -1,6 +1,3 @@
-// Package trainingfile keeps training_data.jsonl: a crash-safe file mirror of the
-// stored training examples, one line per example in commit order, and the
-// exports that write the same lines elsewhere.
 package trainingfile
 
 import (
