@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
 
@@ -26,7 +27,7 @@ func NewKey() (string, error) {
 }
 
 // LoadOrCreateKey reads the key file, or creates it (mode 0600, written
-// and fsync'd before use) when there is none. Two processes creating it at
+// and fsync'd, its directory too, before use) when there is none. Two processes creating it at
 // once agree on one key: the file is linked into place, never renamed over
 // a key another process made first.
 func LoadOrCreateKey(path string) (string, error) {
@@ -43,11 +44,14 @@ func LoadOrCreateKey(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	// A temporary name of its own (CreateTemp: mode 0600), so that two
+	// creators never remove each other's file before it is linked.
+	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return "", fmt.Errorf("create pseudonym key: %w", err)
 	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // linked into place, or failed: not needed either way
 	_, err = f.WriteString(key + "\n")
 	if err == nil {
 		err = f.Sync()
@@ -57,13 +61,29 @@ func LoadOrCreateKey(path string) (string, error) {
 	}
 	if err == nil {
 		err = os.Link(tmp, path)
-		os.Remove(tmp)
 		if errors.Is(err, os.ErrExist) {
 			return LoadOrCreateKey(path)
 		}
+	}
+	if err == nil {
+		// The link must outlive a crash: pseudonyms already written with
+		// this key would not match a new one.
+		err = syncDir(filepath.Dir(path))
 	}
 	if err != nil {
 		return "", fmt.Errorf("write pseudonym key: %w", err)
 	}
 	return key, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
