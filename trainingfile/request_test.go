@@ -25,7 +25,9 @@ func TestParseRequest(t *testing.T) {
 		query string
 		check func(Request) bool
 	}{
-		{"", func(r Request) bool { return r.Format == FormatV1 && r.Filter.Empty() && !r.DedupeContent && r.Split == 0 }},
+		{"", func(r Request) bool {
+			return r.Format == FormatV1 && r.Filter.Empty() && !r.DedupeContent && r.Split == 0
+		}},
 		{"format=classification", func(r Request) bool { return r.Format == FormatClassification }},
 		{"format=original", func(r Request) bool { return r.Format == FormatOriginal }},
 		{"since=2026-11-28", func(r Request) bool { return r.Filter.Since.Equal(day) }},
