@@ -1,7 +1,7 @@
 // Package hogpipe holds the domain of the pipeline, which every other
 // package shares and which imports none of them: events as they arrive from
 // PostHog (this file, event.go), the rules for values hogpipe stores
-// (values.go), the training examples made from events (training.go), emails
+// (values.go), the training example types (training.go; trainingfile renders them), emails
 // and the suppression list (email.go, suppression.go), and the error codes
 // of every API answer (error.go).
 //

@@ -62,7 +62,7 @@ func ParseRequest(get func(name string) string) (Request, error) {
 	if r.Filter.Until, err = parseTime(get, OptUntil); err != nil {
 		return r, err
 	}
-	// Failure reasons are stored lower-case (hogpipe.NewTrainingExample).
+	// Failure reasons are stored lower-case (NewExample).
 	for _, reason := range strings.Split(strings.ToLower(get(OptReason)), ",") {
 		if reason = strings.TrimSpace(reason); reason != "" {
 			r.Filter.Reasons = append(r.Filter.Reasons, reason)
