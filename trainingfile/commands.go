@@ -17,10 +17,17 @@ import (
 // The work of the commands that act on the training file as a whole
 // (hogpipe rebuild-training-file, import, stats), for cmd/hogpipe to wire.
 
-// Store is what those commands need of the store (sqlstore implements it).
+// Store is what the file's writer and these commands need of the store:
+// the examples and the watermark, and the writer's lease (sqlstore
+// implements it).
 type Store interface {
 	Source
 	Leases
+}
+
+// Rerenderer is a Store that can render its examples again.
+type Rerenderer interface {
+	Store
 	// RewriteExamples renders every stored example again from its event
 	// with policy and stores the new lines.
 	RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPolicy) (int64, error)
@@ -30,10 +37,7 @@ type Store interface {
 // its lease, and on a shared store (PostgreSQL) other replicas compete for
 // it. A file hogpipe refuses to adopt is a usage error: the user must move
 // it or point --training-file elsewhere.
-func StartWriter(starting, ctx context.Context, path string, store interface {
-	Source
-	Leases
-}, shared bool, log *slog.Logger) (*Writer, <-chan error, error) {
+func StartWriter(starting, ctx context.Context, path string, store Store, shared bool, log *slog.Logger) (*Writer, <-chan error, error) {
 	w := NewWriter(path, store, store, shared, log)
 	done, err := w.Start(starting, ctx)
 	return w, done, usageIfNotJSONL(err)
@@ -52,7 +56,7 @@ func usageIfNotJSONL(err error) error {
 // from the store: written aside, fsync'd and renamed over the old one.
 // No writer may run meanwhile: it takes the writer's lease, once. It
 // reports on out and warn.
-func Rerender(ctx context.Context, path string, store Store, policy *hogpipe.TrainingPolicy, out, warn io.Writer) error {
+func Rerender(ctx context.Context, path string, store Rerenderer, policy *hogpipe.TrainingPolicy, out, warn io.Writer) error {
 	lease, err := store.Lead(ctx, 0)
 	if err != nil {
 		return err
