@@ -1,12 +1,12 @@
 // Package hogpipe holds the domain of the pipeline, which every other
 // package shares and which imports none of them: events as they arrive from
 // PostHog (this file, event.go), the rules for values hogpipe stores
-// (values.go), the training examples made from events (training.go), emails
+// (values.go), the training example types (training.go; trainingfile renders them), emails
 // and the suppression list (email.go, suppression.go), and the error codes
 // of every API answer (error.go).
 //
 // Interfaces are declared by the packages that consume them, sized to what
-// each needs (server.Store, outbox.Store and outbox.Sender, jsonl.Source,
+// each needs (server.Store, outbox.Store and outbox.Sender, trainingfile.Source,
 // metrics.Gauges); sqlstore implements the stores, mailgun the Sender.
 // README.md "Layout" says what each package owns.
 package hogpipe

@@ -1,13 +1,12 @@
 package server
 
 import (
-	"io"
+	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // handleStats answers GET /api/stats: counts for the dashboard.
@@ -94,58 +93,24 @@ func (s *Server) handleEvents() http.Handler {
 // part=train|validation.
 func (s *Server) handleTrainingData() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		fail := func(err error) { writeError(w, r, s.log, err) }
-		out := newDeadlineWriter(w, s.cfg.WriteTimeout)
-		var opt jsonl.Options
-		var err error
-		if opt.Format, err = queryOneOf(q, "format", jsonl.FormatV1, jsonl.Formats); err != nil {
-			fail(err)
-			return
+		// The command line's hogpipe export reads its flags with the same
+		// parser: the two accept and refuse the same values.
+		req, err := trainingfile.ParseRequest(r.URL.Query().Get)
+		if err == nil && req.Split > 0 && req.Part == "" {
+			err = hogpipe.FieldError(trainingfile.OptPart, "with split, say part=train or part=validation")
 		}
-		if opt.Filter.Since, err = queryTime(q, "since"); err != nil {
-			fail(err)
-			return
+		var fe *hogpipe.Error
+		if errors.As(err, &fe) {
+			err = asParam(fe.Field, err) // a query parameter: 400 bad_parameter
 		}
-		if opt.Filter.Until, err = queryTime(q, "until"); err != nil {
-			fail(err)
-			return
-		}
-		for _, reason := range strings.Split(strings.ToLower(q.Get("reason")), ",") {
-			if reason = strings.TrimSpace(reason); reason != "" {
-				opt.Filter.Reasons = append(opt.Filter.Reasons, reason)
-			}
-		}
-		if opt.DedupeContent, err = queryBool(q, "dedupe-content", false); err != nil {
-			fail(err)
-			return
-		}
-		var split *jsonl.Split
-		frac, ok, err := queryFraction(q, "split", "give the train share, e.g. 0.9")
 		if err != nil {
-			fail(err)
+			writeError(w, r, s.log, err)
 			return
 		}
-		if ok {
-			if q.Get("part") == "" {
-				fail(paramError("part", "with split, say part=train or part=validation"))
-				return
-			}
-			part, err := queryOneOf(q, "part", "", []string{"train", "validation"})
-			if err != nil {
-				fail(err)
-				return
-			}
-			split = &jsonl.Split{Fraction: frac, Train: io.Discard, Validation: io.Discard}
-			if part == "train" {
-				split.Train = out
-			} else {
-				split.Validation = out
-			}
-		}
+		out := newDeadlineWriter(w, s.cfg.WriteTimeout)
 		w.Header().Set("Content-Type", "application/x-ndjson")
 		w.Header().Set("Content-Disposition", `attachment; filename="training_data.jsonl"`)
-		if _, err := jsonl.ExportWith(r.Context(), s.store, opt, out, split); err != nil {
+		if _, err := req.Stream(r.Context(), s.store, out); err != nil {
 			// Headers are gone; all we can do is cut the stream short.
 			s.log.Warn("training data export cut short", "err", err)
 			panic(http.ErrAbortHandler)

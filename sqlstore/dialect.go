@@ -11,7 +11,7 @@ import (
 
 	"github.com/pressly/goose/v3"
 
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // dialect adapts the store's SQL, written in SQLite's spelling, to the
@@ -147,7 +147,7 @@ func (t *txn) lockRecipient(addr string) error {
 
 // ErrNoFastPath tells an export to take the portable path: the SQL
 // rendering of export lines is written for SQLite only.
-var ErrNoFastPath = jsonl.ErrNoFastPath
+var ErrNoFastPath = trainingfile.ErrNoFastPath
 
 // Leader holds the right to write the training file. On SQLite the data
 // directory's lock already makes this process the only one; on PostgreSQL

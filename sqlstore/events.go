@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // prepared is an event with everything the committer needs already
@@ -42,7 +43,7 @@ func (s *Store) prepare(e *hogpipe.Event) (prepared, error) {
 		p.person = sql.NullString{String: string(b), Valid: true}
 	}
 	if e.Name == hogpipe.EventGenerationFailed {
-		p.example = hogpipe.NewTrainingExample(e, s.training)
+		p.example = trainingfile.NewExample(e, s.training)
 		b, err := hogpipe.MarshalLine(p.example)
 		if err != nil {
 			return p, fmt.Errorf("encode training line: %w", err)

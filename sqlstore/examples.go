@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 func parseTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
@@ -60,7 +61,7 @@ func (s *Store) SetMirrorState(ctx context.Context, name string, st hogpipe.Mirr
 // RewriteExamples renders every training example again from its event
 // with policy (after a change of redaction rules, say) and stores the new
 // lines, in batches. It returns how many it rewrote. The file mirror must
-// be rebuilt afterwards (jsonl.Rebuild).
+// be rebuilt afterwards (trainingfile.Rebuild).
 func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPolicy) (int64, error) {
 	var after, n int64
 	for {
@@ -91,7 +92,7 @@ func (s *Store) RewriteExamples(ctx context.Context, policy *hogpipe.TrainingPol
 				rows.Close()
 				return n, fmt.Errorf("event %s: stored properties do not parse: %w", e.UUID, err)
 			}
-			ex := hogpipe.NewTrainingExample(&e, policy)
+			ex := trainingfile.NewExample(&e, policy)
 			line, err := hogpipe.MarshalLine(ex)
 			if err != nil {
 				rows.Close()
@@ -171,7 +172,9 @@ func filterSQL(q string, args []any, f hogpipe.ExampleFilter) (string, []any) {
 // original bytes in line and their v1 rendering in v1_line.
 const exportLineSQL = `coalesce(v1_line, line)`
 
-// exportExpr builds each format's line inside SQLite. SQLite's json_object
+// exportExpr builds each format's line inside SQLite, for the formats
+// trainingfile defines (sqlstore imports trainingfile, which imports no
+// store, so the constants have one home). SQLite's json_object
 // escapes as Go's encoder does except U+2028 and U+2029, which Go writes as
 // \u2028 and \u2029 (they end lines in JavaScript): the replace makes the
 // fast path's bytes those of the portable path (TestExportFastPathsMatchPortable).
@@ -179,14 +182,16 @@ func exportExpr(format string) (string, error) {
 	const l = exportLineSQL
 	var obj string
 	switch format {
-	case "v1":
+	case trainingfile.FormatV1:
 		return l, nil
-	case "original":
+	case trainingfile.FormatOriginal:
 		obj = `json_object('timestamp', ` + l + ` ->> 'timestamp', 'user_id', ` + l + ` ->> 'user_id', 'failure_reason', failure_reason, 'input_prompt', ` + l + ` ->> 'input_prompt')`
-	case "classification":
+	case trainingfile.FormatClassification:
 		obj = `json_object('text', ` + l + ` ->> 'input_prompt', 'label', failure_reason)`
 	default:
-		return "", hogpipe.FieldError("format", "unknown format %q", format)
+		// A format with no SQL rendering here takes the portable path
+		// (trainingfile.ExportWith checked the name already).
+		return "", ErrNoFastPath
 	}
 	return `replace(replace(` + obj + `, char(8232), '\u2028'), char(8233), '\u2029') || char(10)`, nil
 }

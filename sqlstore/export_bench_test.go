@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // exportFixture fills a store with n training examples (once per run).
@@ -83,22 +83,22 @@ func BenchmarkExport1M(b *testing.B) {
 	})
 	for _, tc := range []struct {
 		name string
-		opt  jsonl.Options
+		opt  trainingfile.Options
 		sp   bool
 	}{
-		{"v1", jsonl.Options{Format: jsonl.FormatV1}, false},
-		{"original", jsonl.Options{Format: jsonl.FormatOriginal}, false},
-		{"classification", jsonl.Options{Format: jsonl.FormatClassification}, false},
-		{"v1-split", jsonl.Options{Format: jsonl.FormatV1}, true},
-		{"classification-dedupe", jsonl.Options{Format: jsonl.FormatClassification, DedupeContent: true}, false},
+		{"v1", trainingfile.Options{Format: trainingfile.FormatV1}, false},
+		{"original", trainingfile.Options{Format: trainingfile.FormatOriginal}, false},
+		{"classification", trainingfile.Options{Format: trainingfile.FormatClassification}, false},
+		{"v1-split", trainingfile.Options{Format: trainingfile.FormatV1}, true},
+		{"classification-dedupe", trainingfile.Options{Format: trainingfile.FormatClassification, DedupeContent: true}, false},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			for b.Loop() {
-				var split *jsonl.Split
+				var split *trainingfile.Split
 				if tc.sp {
-					split = &jsonl.Split{Fraction: 0.9, Train: io.Discard, Validation: io.Discard}
+					split = &trainingfile.Split{Fraction: 0.9, Train: io.Discard, Validation: io.Discard}
 				}
-				if _, err := jsonl.ExportWith(context.Background(), s, tc.opt, io.Discard, split); err != nil {
+				if _, err := trainingfile.ExportWith(context.Background(), s, tc.opt, io.Discard, split); err != nil {
 					b.Fatal(err)
 				}
 			}

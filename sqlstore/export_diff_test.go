@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // portable hides the SQLite store's fast export paths (RangeReader,
@@ -61,15 +61,15 @@ func TestExportFastPathsMatchPortable(t *testing.T) {
 	if _, err := s.Ingest(ctx, events); err != nil {
 		t.Fatal(err)
 	}
-	for _, format := range jsonl.Formats {
+	for _, format := range trainingfile.Formats {
 		for _, dedupe := range []bool{false, true} {
-			opt := jsonl.Options{Format: format, DedupeContent: dedupe}
+			opt := trainingfile.Options{Format: format, DedupeContent: dedupe}
 			var fast, slow bytes.Buffer
-			nf, err := jsonl.ExportWith(ctx, s, opt, &fast, nil)
+			nf, err := trainingfile.ExportWith(ctx, s, opt, &fast, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			ns, err := jsonl.ExportWith(ctx, portable{s}, opt, &slow, nil)
+			ns, err := trainingfile.ExportWith(ctx, portable{s}, opt, &slow, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

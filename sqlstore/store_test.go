@@ -11,7 +11,7 @@ import (
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/internal/pgtest"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // backends runs a test against SQLite and against PostgreSQL. open
@@ -295,28 +295,28 @@ func TestStoreExports(t *testing.T) {
 		if _, err := s.Ingest(ctx, evs); err != nil {
 			t.Fatal(err)
 		}
-		count := func(opt jsonl.Options) (int, string) {
+		count := func(opt trainingfile.Options) (int, string) {
 			var b strings.Builder
-			n, err := jsonl.ExportWith(ctx, s, opt, &b, nil)
+			n, err := trainingfile.ExportWith(ctx, s, opt, &b, nil)
 			if err != nil {
 				t.Fatalf("%+v: %v", opt, err)
 			}
 			return int(n), b.String()
 		}
-		for _, f := range jsonl.Formats {
-			if n, out := count(jsonl.Options{Format: f}); n != 30 || strings.Count(out, "\n") != 30 {
+		for _, f := range trainingfile.Formats {
+			if n, out := count(trainingfile.Options{Format: f}); n != 30 || strings.Count(out, "\n") != 30 {
 				t.Errorf("%s: %d lines", f, n)
 			}
 		}
-		if n, out := count(jsonl.Options{Format: jsonl.FormatClassification, Filter: hogpipe.ExampleFilter{Reasons: []string{"oom"}}}); n != 10 || strings.Contains(out, "timeout") {
+		if n, out := count(trainingfile.Options{Format: trainingfile.FormatClassification, Filter: hogpipe.ExampleFilter{Reasons: []string{"oom"}}}); n != 10 || strings.Contains(out, "timeout") {
 			t.Errorf("reason filter: %d lines", n)
 		}
 		day := hogpipe.ExampleFilter{Since: time.Date(2026, 11, 21, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}
-		if n, _ := count(jsonl.Options{Format: jsonl.FormatOriginal, Filter: day}); n != 10 {
+		if n, _ := count(trainingfile.Options{Format: trainingfile.FormatOriginal, Filter: day}); n != 10 {
 			t.Errorf("one day: %d lines", n)
 		}
 		// prompt i%4 × reason i%3 → 12 distinct pairs over 30 examples.
-		n, out := count(jsonl.Options{Format: jsonl.FormatClassification, DedupeContent: true})
+		n, out := count(trainingfile.Options{Format: trainingfile.FormatClassification, DedupeContent: true})
 		if n != 12 || !strings.Contains(out, `"count":3`) {
 			t.Errorf("dedupe: %d lines\n%s", n, out)
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/hogpipe/hogpipe"
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 func captured(id, distinct string, set map[string]any) hogpipe.Event {
@@ -76,19 +76,19 @@ func TestStoreReadsSurviveOldBadData(t *testing.T) {
 		if _, err := s.TrainingStats(ctx, 10); err != nil {
 			t.Errorf("training stats: %v", err)
 		}
-		for _, format := range jsonl.Formats {
+		for _, format := range trainingfile.Formats {
 			for _, dedupe := range []bool{false, true} {
 				var b bytes.Buffer
-				n, err := jsonl.ExportWith(ctx, s, jsonl.Options{Format: format, DedupeContent: dedupe}, &b, nil)
+				n, err := trainingfile.ExportWith(ctx, s, trainingfile.Options{Format: format, DedupeContent: dedupe}, &b, nil)
 				if err != nil || n != 2 {
 					t.Errorf("export %s dedupe=%v: %d lines, %v", format, dedupe, n, err)
 				}
-				if format == jsonl.FormatV1 && (!strings.Contains(b.String(), "12345678901234567891") || !strings.Contains(b.String(), "1e999")) {
+				if format == trainingfile.FormatV1 && (!strings.Contains(b.String(), "12345678901234567891") || !strings.Contains(b.String(), "1e999")) {
 					t.Errorf("export v1 dedupe=%v changed the numbers: %s", dedupe, b.String())
 				}
 			}
 			var train, val bytes.Buffer
-			n, err := jsonl.ExportWith(ctx, s, jsonl.Options{Format: format}, nil, &jsonl.Split{Fraction: 0.5, Train: &train, Validation: &val})
+			n, err := trainingfile.ExportWith(ctx, s, trainingfile.Options{Format: format}, nil, &trainingfile.Split{Fraction: 0.5, Train: &train, Validation: &val})
 			if err != nil || n != 2 {
 				t.Errorf("split export %s: %d lines, %v", format, n, err)
 			}

@@ -12,11 +12,11 @@ import (
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/internal/cli"
 	"github.com/hogpipe/hogpipe/internal/memlimit"
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/metrics"
 	"github.com/hogpipe/hogpipe/outbox"
 	"github.com/hogpipe/hogpipe/server"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 type serveConfig struct {
@@ -47,7 +47,7 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	addEmailFlags(fs, &c.email)
 	addFeedbackFlags(fs, &c.feedback)
-	addTrainingFlags(fs, &c.training)
+	c.training.Flags(fs)
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
@@ -96,7 +96,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer closeStore()
-	if err := c.training.keyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
+	if err := c.training.KeyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
 		return err
 	}
 
@@ -170,7 +170,7 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if p.memLimit, err = memlimit.Decide(c.memoryLimit, memlimit.Machine{Getenv: env.getenv}); err != nil {
 		return nil, err
 	}
-	if p.training, err = c.training.policy(); err != nil {
+	if p.training, err = c.training.Policy(); err != nil {
 		return nil, err
 	}
 	if p.email, err = c.email.build(p.log); err != nil {
@@ -198,7 +198,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 // background is the work serve runs beside the HTTP server: the training
 // file's writer and the email workers.
 type background struct {
-	mirror        *jsonl.Writer
+	mirror        *trainingfile.Writer
 	workerRunning *atomic.Bool
 	fb            *feedback
 	// stop stops the training file's writer and the email workers
@@ -210,7 +210,7 @@ type background struct {
 func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *sqlstore.Store, mets *metrics.Metrics) (*background, error) {
 	log := p.log
 	mirrorCtx, stopMirror := context.WithCancel(context.Background())
-	mirror, mirrorDone, err := startTrainingWriter(ctx, mirrorCtx, store, c.trainingFile, log)
+	mirror, mirrorDone, err := trainingfile.StartWriter(ctx, mirrorCtx, c.trainingFile, store, store.Postgres(), log)
 	if err != nil {
 		stopMirror()
 		if ctx.Err() != nil {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/hogpipe/hogpipe/jsonl"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // trainingDataset posts a known set of generation_failed events: 3 days,
@@ -192,7 +192,7 @@ func TestExportFormatsAndFlags(t *testing.T) {
 		t.Errorf("split %d/%d of %d", len(trl), len(val), n)
 	}
 	for _, l := range trl {
-		if !jsonl.InTrain(l["id"].(string), 0.9) {
+		if !trainingfile.InTrain(l["id"].(string), 0.9) {
 			t.Errorf("%v in train but hashes to validation", l["id"])
 		}
 	}
@@ -214,7 +214,7 @@ func TestExportFormatsAndFlags(t *testing.T) {
 // TestInTrainIsSHA256 pins the split's hash, so it is the same on every
 // machine and release: SHA-256("a") starts ca978112ca1bbdca, 0.791… of 2^64.
 func TestInTrainIsSHA256(t *testing.T) {
-	if !jsonl.InTrain("a", 0.80) || jsonl.InTrain("a", 0.79) {
+	if !trainingfile.InTrain("a", 0.80) || trainingfile.InTrain("a", 0.79) {
 		t.Error(`InTrain("a") does not follow SHA-256`)
 	}
 }

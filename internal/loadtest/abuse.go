@@ -22,8 +22,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // RoleEnv selects the attackers' half of the abuse scenario: Abuse.Run
@@ -212,7 +212,7 @@ func (ab Abuse) Run(ctx context.Context, w io.Writer) error {
 	}
 	defer store.Close()
 	var out bytes.Buffer
-	if _, err := jsonl.ExportWith(ctx, store, jsonl.Options{Format: jsonl.FormatV1}, &out, nil); err != nil {
+	if _, err := trainingfile.ExportWith(ctx, store, trainingfile.Options{Format: trainingfile.FormatV1}, &out, nil); err != nil {
 		return err
 	}
 	stored := map[string]bool{}

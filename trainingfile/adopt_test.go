@@ -1,4 +1,4 @@
-package jsonl_test
+package trainingfile_test
 
 import (
 	"bytes"
@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hogpipe/hogpipe/jsonl"
 	"github.com/hogpipe/hogpipe/sqlstore"
+	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
 // adoptionCases are training files as they are found in the wild.
@@ -79,11 +79,11 @@ func TestAdoptionProperty(t *testing.T) {
 			}
 			defer store.Close()
 			log := slog.New(slog.DiscardHandler)
-			m, err := jsonl.Open(context.Background(), path, store, log)
+			m, err := trainingfile.Open(context.Background(), path, store, log)
 			got, _ := os.ReadFile(path)
 			copies, _ := filepath.Glob(path + ".orig-*")
 			if err != nil {
-				if !errors.Is(err, jsonl.ErrNotJSONL) || !strings.Contains(err.Error(), path) {
+				if !errors.Is(err, trainingfile.ErrNotJSONL) || !strings.Contains(err.Error(), path) {
 					t.Fatalf("refused with %v", err)
 				}
 				if string(got) != content || len(copies) != 0 {
@@ -131,7 +131,7 @@ func TestAdoptionProperty(t *testing.T) {
 			}
 			m.Close()
 			// Again: nothing changes.
-			m2, err := jsonl.Open(context.Background(), path, store, log)
+			m2, err := trainingfile.Open(context.Background(), path, store, log)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,7 +1,4 @@
-// Package jsonl keeps training_data.jsonl: a crash-safe file mirror of the
-// stored training examples, one line per example in commit order, and the
-// exports that write the same lines elsewhere.
-package jsonl
+package trainingfile
 
 import (
 	"bufio"
