@@ -14,7 +14,7 @@ import (
 // deployments keep such secrets in a file of their data directory instead
 // (one machine), so this is for PostgreSQL only.
 func (s *Store) SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error) {
-	if !s.d.pg {
+	if !s.d.shared() {
 		return "", errors.New("shared secrets live in the database only with PostgreSQL")
 	}
 	var v string
