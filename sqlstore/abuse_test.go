@@ -116,7 +116,7 @@ func recountTrainingStats(t *testing.T, s *Store, top int) hogpipe.TrainingStats
 		st.Total += c.Count
 	}
 	st.ByDay = count(`SELECT substr(timestamp, 1, 10), count(*) FROM training_examples GROUP BY 1 ORDER BY 1`)
-	st.TopPrompts = count(`SELECT line ->> 'input_prompt', count(*), min(seq) FROM training_examples GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?`, top)
+	st.TopPrompts = count(`SELECT `+s.d.jsonText("line", "input_prompt")+`, count(*), min(seq) FROM training_examples GROUP BY 1 ORDER BY 2 DESC, 3 LIMIT ?`, top)
 	return st
 }
 

@@ -74,7 +74,7 @@ func (s *Store) multiStmt(_ *txn, kind string, n int) *sql.Stmt {
 }
 
 // prepareMulti prepares every multi-row INSERT chunkLen can ask for.
-func prepareMulti(ctx context.Context, db *sql.DB, d *dialect) (map[string]*sql.Stmt, error) {
+func prepareMulti(ctx context.Context, db *sql.DB, d dialect) (map[string]*sql.Stmt, error) {
 	out := map[string]*sql.Stmt{}
 	for n := 1; n <= 128; n *= 2 {
 		for _, kind := range []string{"ev", "ex"} {
@@ -291,7 +291,7 @@ func (s *Store) runTx(batch []*op, savepoints bool) (changed, queued, failed boo
 	// waits are bounded by busy_timeout, and a context that can be
 	// cancelled makes its driver watch every statement, for nothing here.
 	ctx := context.Background()
-	if s.d.pg {
+	if s.d.remote() {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, s.commitTimeout)
 		defer cancel()

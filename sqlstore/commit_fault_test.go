@@ -147,7 +147,7 @@ func TestStoreRefusalIsAnError(t *testing.T) {
 		e := ev("nul", "other", nil)
 		e.DistinctID = "a\x00b"
 		res, err := s.Ingest(ctx, []hogpipe.Event{e})
-		if s.d.pg {
+		if s.Postgres() {
 			if err == nil || res != nil {
 				t.Fatalf("PostgreSQL took U+0000: results %+v, err %v; want an error", res, err)
 			}

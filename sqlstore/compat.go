@@ -65,8 +65,8 @@ func presenceKey(schema string, protocol int) int64 {
 // replicas speak (see Protocol), under the migration lock so that replicas
 // starting together decide one after another. On PostgreSQL it returns the
 // connection holding this replica's presence lock.
-func checkProtocol(ctx context.Context, w, r *sql.DB, d *dialect, schema string, protocol int) (*sql.Conn, error) {
-	if !d.pg {
+func checkProtocol(ctx context.Context, w, r *sql.DB, d dialect, schema string, protocol int) (*sql.Conn, error) {
+	if !d.shared() {
 		// One process owns a SQLite file; only a newer protocol matters.
 		var v string
 		err := w.QueryRowContext(ctx, `SELECT value FROM hogpipe_meta WHERE key = 'protocol'`).Scan(&v)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,28 +15,95 @@ import (
 	"github.com/hogpipe/hogpipe/trainingfile"
 )
 
-// dialect adapts the store's SQL, written in SQLite's spelling, to the
-// database at hand. The differences are few: placeholders, a JSON
-// operator's operand type, and the locks PostgreSQL needs because several
-// processes write at once where SQLite has one writer.
-type dialect struct {
-	name  string
-	goose goose.Dialect
-	pg    bool
-	cache sync.Map // SQLite spelling → this dialect's
+// dialect is everything that differs between the two databases, each
+// difference under one name: the store's SQL is written once, in SQLite's
+// spelling, and asks the dialect for the few pieces that differ (River
+// does the same with its drivers, behind a much larger interface). Two
+// implementations: sqliteDialect and postgresDialect.
+type dialect interface {
+	// name names the dialect, and its migrations directory.
+	name() string
+	gooseDialect() goose.Dialect
+	// rebind turns the ? placeholders of a query into the dialect's own.
+	rebind(q string) string
+	// jsonText is the SQL expression reading member key of the JSON text
+	// in column col as text: NULL when the member is missing or null, and
+	// U+0000 read as U+FFFD on both (PostgreSQL's text cannot hold it).
+	// Defined for members holding strings; numbers and nested values come
+	// back in each database's own rendering (TestDialectJSONText). key is
+	// a constant of the code: letters, digits and underscores only.
+	jsonText(col, key string) string
+	// lockRows is the clause that ends a SELECT whose rows the
+	// transaction will update, so that replicas sharing the database
+	// serialise on them; skipLocked passes over rows another transaction
+	// holds (a queue claim) instead of waiting. Empty on SQLite, whose one
+	// writer already serialises.
+	lockRows(skipLocked bool) string
+	// xactLock takes an advisory lock on key until the transaction ends:
+	// where several processes write at once, the store serialises what
+	// SQLite's one writer serialises for free. A no-op on SQLite.
+	xactLock(ctx context.Context, tx *sql.Tx, key int64) error
+	// tableExists is a query (one ? argument: the table's name) telling
+	// whether the table exists, without touching it.
+	tableExists() string
+	// currentSchema is the schema the store's tables live in, which
+	// derives the advisory lock keys; empty on SQLite.
+	currentSchema(ctx context.Context, db *sql.DB) (string, error)
+	// shared says whether several hogpipe processes may use the database
+	// at once: then writes take advisory locks (xactLock), the training
+	// file's writer holds a session lock (Leader), replicas agree on a
+	// protocol (compat.go), migrations take turns and secrets live in the
+	// database. On SQLite the data directory's lock makes one process the
+	// only one.
+	shared() bool
+	// remote says whether the database is a server across a connection,
+	// which can stall: group commits get a deadline (Options.CommitTimeout).
+	// SQLite's waits are bounded by its busy timeout instead.
+	remote() bool
+	// rendersExports says whether export lines are rendered in SQL
+	// (examples.go's fast paths, written for SQLite's json_object).
+	rendersExports() bool
 }
 
-var (
-	sqliteDialect   = &dialect{name: "sqlite", goose: goose.DialectSQLite3}
-	postgresDialect = &dialect{name: "postgres", goose: goose.DialectPostgres, pg: true}
-)
+// sqliteDialect is SQLite's: the spelling the store's SQL is written in.
+type sqliteDialect struct{}
 
-// rebind turns a query into this dialect: for PostgreSQL, ? becomes $n
-// and "line ->> 'k'" reads line as JSON (pgLineJSON).
-func (d *dialect) rebind(q string) string {
-	if !d.pg {
-		return q
-	}
+func (sqliteDialect) name() string                { return "sqlite" }
+func (sqliteDialect) gooseDialect() goose.Dialect { return goose.DialectSQLite3 }
+func (sqliteDialect) rebind(q string) string      { return q }
+
+// jsonText reads the member with ->> (SQLite 3.38), which takes a bare
+// label as an object key. SQLite's replace() cannot replace U+0000 once
+// decoded (it takes a pattern starting with a zero byte for an empty one),
+// so the escape is replaced in the JSON text, as on PostgreSQL.
+func (sqliteDialect) jsonText(col, key string) string {
+	return `(` + nulEscapeAsFFFD(col, "char") + ` ->> '` + checkJSONKey(key) + `')`
+}
+
+func (sqliteDialect) lockRows(bool) string                                   { return "" }
+func (sqliteDialect) xactLock(context.Context, *sql.Tx, int64) error         { return nil }
+func (sqliteDialect) currentSchema(context.Context, *sql.DB) (string, error) { return "", nil }
+func (sqliteDialect) shared() bool                                           { return false }
+func (sqliteDialect) remote() bool                                           { return false }
+func (sqliteDialect) rendersExports() bool                                   { return true }
+
+func (sqliteDialect) tableExists() string {
+	return `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?`
+}
+
+// postgresDialect is PostgreSQL's. Its rebind results are cached: the
+// same few queries are rebound again and again.
+type postgresDialect struct {
+	cache *sync.Map // SQLite spelling → PostgreSQL's
+}
+
+func newPostgresDialect() postgresDialect { return postgresDialect{cache: new(sync.Map)} }
+
+func (postgresDialect) name() string                { return "postgres" }
+func (postgresDialect) gooseDialect() goose.Dialect { return goose.DialectPostgres }
+
+// rebind turns each ? outside a string literal into $1, $2, ….
+func (d postgresDialect) rebind(q string) string {
 	if v, ok := d.cache.Load(q); ok {
 		return v.(string)
 	}
@@ -55,25 +123,77 @@ func (d *dialect) rebind(q string) string {
 			b.WriteByte(c)
 		}
 	}
-	out := strings.ReplaceAll(b.String(), "line ->> ", pgLineJSON+" ->> ")
+	out := b.String()
 	d.cache.Store(q, out)
 	return out
 }
 
-// pgLineJSON reads a stored line as JSON on PostgreSQL. Not jsonb: a
-// jsonb cast refuses the whole line for a \u0000 escape anywhere in it or a
-// number beyond numeric's range, and one such line (stored before those
-// were refused at the door, or imported) would fail every query over the
-// table — the dashboard's training stats forever. json only checks the
-// syntax, and de-escapes just the field read; the replace keeps that field
-// readable too (U+0000 shows as U+FFFD; a prompt holding the literal text
-// \\u0000 would show \\ufffd in stats, never in exports).
-const pgLineJSON = `replace(line, '\u0000', '\ufffd')::json`
+// jsonText reads the column as json, not jsonb: a jsonb cast refuses the
+// whole value for a \u0000 escape anywhere in it or a number beyond
+// numeric's range, and one such line (stored before those were refused
+// at the door, or imported) would fail every query over the table. json
+// only checks the syntax, and de-escapes just the member read — which
+// still fails on \u0000, hence nulEscapeAsFFFD.
+func (postgresDialect) jsonText(col, key string) string {
+	return `(` + nulEscapeAsFFFD(col, "chr") + `::json ->> '` + checkJSONKey(key) + `')`
+}
+
+func (postgresDialect) lockRows(skipLocked bool) string {
+	if skipLocked {
+		return " FOR UPDATE SKIP LOCKED"
+	}
+	return " FOR UPDATE"
+}
+
+func (postgresDialect) xactLock(ctx context.Context, tx *sql.Tx, key int64) error {
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, key)
+	return err
+}
+
+func (postgresDialect) tableExists() string { return `SELECT to_regclass(?) IS NOT NULL` }
+
+func (postgresDialect) currentSchema(ctx context.Context, db *sql.DB) (string, error) {
+	var schema string
+	if err := db.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("read the current schema: %w", err)
+	}
+	return schema, nil
+}
+
+func (postgresDialect) shared() bool         { return true }
+func (postgresDialect) remote() bool         { return true }
+func (postgresDialect) rendersExports() bool { return false }
+
+// nulEscapeAsFFFD is the SQL expression turning every \u0000 escape in
+// the JSON text in col into \ufffd, so that a member read from it holds
+// U+FFFD where the JSON holds U+0000 (PostgreSQL's text cannot hold it;
+// SQLite's can, but the dialects must agree). Escaped backslashes are set
+// aside around the replace, as U+0001 (chr names the database's function
+// making it), which valid JSON never holds raw: so the text \\u0000, an
+// escaped backslash and "u0000", is left alone. replace() goes from left
+// to right, pairing a run of backslashes as a JSON reader does.
+func nulEscapeAsFFFD(col, chr string) string {
+	return `replace(replace(replace(` + col + `, '\\', ` + chr + `(1)), '\u0000', '\ufffd'), ` + chr + `(1), '\\')`
+}
+
+// checkJSONKey returns key, which jsonText puts into SQL as it is: a key
+// that would need quoting is a bug in the caller.
+func checkJSONKey(key string) string {
+	for _, c := range key {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			panic("sqlstore: JSON key " + strconv.Quote(key) + " needs quoting")
+		}
+	}
+	if key == "" {
+		panic("sqlstore: empty JSON key")
+	}
+	return key
+}
 
 // reader is the read pool, speaking the dialect.
 type reader struct {
 	*sql.DB
-	d *dialect
+	d dialect
 }
 
 func (r reader) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
@@ -128,21 +248,13 @@ func MirrorLockKey(schema string) int64 { return lockKey(schema, "mirror") }
 // orders would otherwise deadlock. Group commit keeps the cost to one lock
 // per batch, not per event.
 func (t *txn) lockWrites() error {
-	if !t.s.d.pg {
-		return nil
-	}
-	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, t.s.locks.writes)
-	return err
+	return t.s.d.xactLock(t.ctx, t.Tx, t.s.locks.writes)
 }
 
 // lockRecipient serialises the frequency-cap check for one address across
 // replicas, so two events for one person cannot both pass it.
 func (t *txn) lockRecipient(addr string) error {
-	if !t.s.d.pg {
-		return nil
-	}
-	_, err := t.Tx.ExecContext(t.ctx, `SELECT pg_advisory_xact_lock($1)`, protocolKey(t.s.locks.protocol, t.s.locks.schema, "recipient\x00"+addr))
-	return err
+	return t.s.d.xactLock(t.ctx, t.Tx, protocolKey(t.s.locks.protocol, t.s.locks.schema, "recipient\x00"+addr))
 }
 
 // ErrNoFastPath tells an export to take the portable path: the SQL
@@ -165,7 +277,7 @@ type Leader struct {
 // (and no error) when another process holds it.
 func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
 	l := &Leader{lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
-	if !s.d.pg {
+	if !s.d.shared() {
 		return l, nil
 	}
 	conn, err := s.r.DB.Conn(ctx)
@@ -191,7 +303,7 @@ func (s *Store) TryLead(ctx context.Context) (*Leader, error) {
 // SIGTERM hands the role over at once) or dies. It returns nil (and no
 // error) when within passes first. On SQLite it leads at once.
 func (s *Store) WaitLead(ctx context.Context, within time.Duration) (*Leader, error) {
-	if !s.d.pg {
+	if !s.d.shared() {
 		return s.TryLead(ctx)
 	}
 	l := &Leader{lost: make(chan struct{}), stop: make(chan struct{}), key: s.locks.mirror}
@@ -259,5 +371,6 @@ func (l *Leader) Release() {
 	}
 }
 
-// Postgres tells whether the store is on PostgreSQL.
-func (s *Store) Postgres() bool { return s.d.pg }
+// Postgres tells whether the store is on PostgreSQL, the database several
+// replicas share.
+func (s *Store) Postgres() bool { return s.d.shared() }

@@ -78,10 +78,7 @@ func (s *Store) ClaimEmails(ctx context.Context, now time.Time, limit int, lease
 	if !due {
 		return nil, nil
 	}
-	lock := ""
-	if s.d.pg {
-		lock = " FOR UPDATE SKIP LOCKED"
-	}
+	lock := s.d.lockRows(true)
 	var items []hogpipe.OutboxItem
 	err = s.write(ctx, func(t *txn) error {
 		items = items[:0]

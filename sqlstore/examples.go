@@ -201,7 +201,7 @@ func exportExpr(format string) (string, error) {
 // lines in SQL (json_object, group_concat) skips the per-row cost of
 // crossing into Go, and ranges let an export use every core.
 func (s *Store) ExportRange(ctx context.Context, lo, hi int64, f hogpipe.ExampleFilter, format string) ([]byte, int, error) {
-	if s.d.pg {
+	if !s.d.rendersExports() {
 		return nil, 0, ErrNoFastPath
 	}
 	expr, err := exportExpr(format)
@@ -222,7 +222,7 @@ func (s *Store) ExportRange(ctx context.Context, lo, hi int64, f hogpipe.Example
 // of its first example and how many examples share it, in order of first
 // appearance. SQLite does the grouping.
 func (s *Store) DistinctExamples(ctx context.Context, f hogpipe.ExampleFilter, each func(line []byte, count int64) error) error {
-	if s.d.pg {
+	if !s.d.rendersExports() {
 		return ErrNoFastPath
 	}
 	q, args := filterSQL(`SELECT min(seq) AS first, count(*) AS n FROM training_examples WHERE 1 = 1`, nil, f)

@@ -32,9 +32,9 @@ const (
 // locker holds a session advisory lock around the whole run, so only one
 // runs the migrations and the others find them applied. A schema newer
 // than this build knows is refused before anything is written.
-func migrate(ctx context.Context, db *sql.DB, d *dialect, schema string, opt *Options) error {
-	provOpts := []goose.ProviderOption{goose.WithGoMigrations(extraMigrations(d.name)...)}
-	if d.pg {
+func migrate(ctx context.Context, db *sql.DB, d dialect, schema string, opt *Options) error {
+	provOpts := []goose.ProviderOption{goose.WithGoMigrations(extraMigrations(d.name())...)}
+	if d.shared() {
 		// Polled once a second (goose's shortest period), for up to an hour:
 		// a replica that waits is not ready, which is what an orchestrator
 		// expects while another one migrates; SIGTERM ends the wait.
@@ -44,7 +44,7 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, schema string, opt *Op
 		}
 		provOpts = append(provOpts, goose.WithSessionLocker(&waitLogger{inner: inner, log: opt.Logger, progress: opt.progress}))
 	}
-	p, err := goose.NewProvider(d.goose, db, mustSub(migrations, "migrations/"+d.name), provOpts...)
+	p, err := goose.NewProvider(d.gooseDialect(), db, mustSub(migrations, "migrations/"+d.name()), provOpts...)
 	if err != nil {
 		return fmt.Errorf("prepare migrations: %w", err)
 	}
@@ -73,7 +73,7 @@ func migrate(ctx context.Context, db *sql.DB, d *dialect, schema string, opt *Op
 
 // checkSchemaVersion refuses a schema migrated past the newest migration
 // this build embeds.
-func checkSchemaVersion(ctx context.Context, db *sql.DB, d *dialect, known int64) error {
+func checkSchemaVersion(ctx context.Context, db *sql.DB, d dialect, known int64) error {
 	v, err := schemaVersion(ctx, db, d)
 	if err != nil {
 		return err
@@ -88,13 +88,9 @@ func checkSchemaVersion(ctx context.Context, db *sql.DB, d *dialect, known int64
 
 // schemaVersion is the highest migration applied to the database, 0 for a
 // database goose has never seen. It only reads.
-func schemaVersion(ctx context.Context, db *sql.DB, d *dialect) (int64, error) {
+func schemaVersion(ctx context.Context, db *sql.DB, d dialect) (int64, error) {
 	var exists bool
-	q := `SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'goose_db_version'`
-	if d.pg {
-		q = `SELECT to_regclass('goose_db_version') IS NOT NULL`
-	}
-	if err := db.QueryRowContext(ctx, q).Scan(&exists); err != nil {
+	if err := db.QueryRowContext(ctx, d.rebind(d.tableExists()), "goose_db_version").Scan(&exists); err != nil {
 		return 0, fmt.Errorf("read the schema version: %w", err)
 	}
 	if !exists {

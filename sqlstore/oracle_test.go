@@ -74,7 +74,7 @@ type oracle struct {
 }
 
 func newOracle(s *Store) *oracle {
-	if !s.d.pg {
+	if !s.Postgres() {
 		// The oracle is about what is stored, not about surviving power
 		// cuts: skipping SQLite's fsync keeps an input cheap. (The writer
 		// is one connection, so the pragma holds for the committer.)

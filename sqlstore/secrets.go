@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/hogpipe/hogpipe"
 )
 
 // SharedSecret returns the secret stored under name in the PostgreSQL
@@ -14,7 +16,7 @@ import (
 // deployments keep such secrets in a file of their data directory instead
 // (one machine), so this is for PostgreSQL only.
 func (s *Store) SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error) {
-	if !s.d.pg {
+	if !s.d.shared() {
 		return "", errors.New("shared secrets live in the database only with PostgreSQL")
 	}
 	var v string
@@ -28,7 +30,7 @@ func (s *Store) SharedSecret(ctx context.Context, name string, fresh func() (str
 	}
 	err = s.write(ctx, func(t *txn) error {
 		_, err := t.Exec(`INSERT INTO shared_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING`,
-			name, nv, time.Now().UTC().Format(time.RFC3339))
+			name, nv, hogpipe.FormatTime(time.Now()))
 		if err != nil {
 			return unavailable("store shared secret", err)
 		}

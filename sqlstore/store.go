@@ -73,7 +73,7 @@ func (opt *Options) progress(phase string) {
 type Store struct {
 	w      *sql.DB
 	r      reader
-	d      *dialect
+	d      dialect
 	log    *slog.Logger
 	ops    chan *op
 	quit   chan struct{}
@@ -182,7 +182,7 @@ func OpenSQLite(ctx context.Context, path string, opt Options) (*Store, error) {
 		return nil, fmt.Errorf("open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return start(ctx, w, r, sqliteDialect, opt)
+	return start(ctx, w, r, sqliteDialect{}, opt)
 }
 
 // OpenPostgres connects to PostgreSQL (a postgres:// URL), migrates the
@@ -211,20 +211,18 @@ func OpenPostgres(ctx context.Context, url string, opt Options) (*Store, error) 
 	// life: its presence, and the training file's writer lock (held, or
 	// waited on).
 	r.SetMaxOpenConns(10)
-	return start(ctx, w, r, postgresDialect, opt)
+	return start(ctx, w, r, newPostgresDialect(), opt)
 }
 
-func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, error) {
+func start(ctx context.Context, w, r *sql.DB, d dialect, opt Options) (*Store, error) {
 	fail := func(err error) (*Store, error) {
 		w.Close()
 		r.Close()
 		return nil, err
 	}
-	var schema string
-	if d.pg {
-		if err := w.QueryRowContext(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
-			return fail(fmt.Errorf("read the current schema: %w", err))
-		}
+	schema, err := d.currentSchema(ctx, w)
+	if err != nil {
+		return fail(err)
 	}
 	if err := migrate(ctx, w, d, schema, &opt); err != nil {
 		return fail(err)
@@ -249,7 +247,7 @@ func start(ctx context.Context, w, r *sql.DB, d *dialect, opt Options) (*Store, 
 		return fail(err)
 	}
 	var locks pgLocks
-	if d.pg {
+	if d.shared() {
 		locks = newPGLocks(schema, opt.protocol)
 	}
 	s := &Store{
@@ -326,7 +324,7 @@ type stmts struct {
 	savepoint, rollbackTo, release *sql.Stmt
 }
 
-func prepareStmts(ctx context.Context, db *sql.DB, d *dialect) (stmts, error) {
+func prepareStmts(ctx context.Context, db *sql.DB, d dialect) (stmts, error) {
 	var s stmts
 	for _, p := range []struct {
 		dst **sql.Stmt

@@ -246,10 +246,7 @@ func (s *Store) RecordDelivery(ctx context.Context, ev hogpipe.DeliveryEvent, no
 		// On PostgreSQL the row is locked: a FinishEmail committing at the
 		// same moment either waits for this event's state change (and
 		// keeps it) or has already recorded the send (and this sees it).
-		lock := ""
-		if t.s.d.pg {
-			lock = " FOR UPDATE"
-		}
+		lock := t.s.d.lockRows(false)
 		var emailID int64
 		var state, recipient string
 		err = t.QueryRow(`SELECT id, state, recipient FROM emails WHERE event_uuid = ?`+lock, ev.EmailEventID).Scan(&emailID, &state, &recipient)
