@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/hogpipe/hogpipe/internal/cli"
 	"os"
 
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"github.com/hogpipe/hogpipe/sqlstore"
 )
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"github.com/hogpipe/hogpipe/internal/cli"
 	"io"
 	"time"
 
+	"github.com/hogpipe/hogpipe/internal/cli"
 	"github.com/hogpipe/hogpipe/internal/loadtest"
 )
 
