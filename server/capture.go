@@ -2,11 +2,9 @@ package server
 
 import (
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/posthog"
@@ -27,14 +25,7 @@ type captureResponse struct {
 // handleCapture speaks PostHog's capture protocol (/e/, /i/v0/e/, /batch/,
 // /capture/), so posthog-js can send straight to hogpipe.
 func (s *Server) handleCapture() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		res := reserveFor(r)
+	return s.ingestHandler(hogpipe.SourceCapture, func(r *http.Request, body []byte) ([]hogpipe.Event, func([]hogpipe.IngestResult) any, error) {
 		batch, err := posthog.DecodeCapture(posthog.CaptureRequest{
 			Body:        body,
 			ContentType: r.Header.Get("Content-Type"),
@@ -43,38 +34,28 @@ func (s *Server) handleCapture() http.Handler {
 			MaxEvents:   s.cfg.MaxEvents,
 			MaxValues:   s.cfg.MaxValues,
 			KnownToken:  s.knownToken,
-			Reserve:     res.reserve,
+			Reserve:     reserveFor(r).reserve,
 			Now:         s.now(),
 		})
-		release()
-		if errors.Is(err, errMemoryBudget) {
-			s.shedMemory(w, r)
-			return
-		}
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, nil, err
 		}
 		if !s.knownToken(batch.Token) {
 			msg := posthog.UnknownTokenMessage
 			if batch.Token == "" {
 				msg = "missing project token (api_key)"
 			}
-			writeError(w, r, s.log, &hogpipe.Error{Code: hogpipe.EUnauthorized, Field: "api_key", Message: msg})
-			return
+			return nil, nil, &hogpipe.Error{Code: hogpipe.EUnauthorized, Field: "api_key", Message: msg}
 		}
-		results, err := s.ingest(r, start, hogpipe.SourceCapture, batch.Events)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		if len(batch.Rejected) > 0 {
-			// One label value whatever the count (a label per count would
-			// be up to MaxEvents series); the events are counted apart.
-			setRejectReason(r, reasonEventsRefused)
-			s.metrics.CaptureEventsRejected(len(batch.Rejected))
-		}
-		writeJSON(w, http.StatusOK, captureResponse{Status: "Ok", Events: results, Rejected: batch.Rejected})
+		return batch.Events, func(results []hogpipe.IngestResult) any {
+			if len(batch.Rejected) > 0 {
+				// One label value whatever the count (a label per count would
+				// be up to MaxEvents series); the events are counted apart.
+				setRejectReason(r, reasonEventsRefused)
+				s.metrics.CaptureEventsRejected(len(batch.Rejected))
+			}
+			return captureResponse{Status: "Ok", Events: results, Rejected: batch.Rejected}
+		}, nil
 	})
 }
 

@@ -60,17 +60,9 @@ type webhookResponse struct {
 // handleWebhook takes PostHog HTTP Webhook deliveries. expect is the event
 // name the endpoint is for, "" for any.
 func (s *Server) handleWebhook(expect string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
+	return s.ingestHandler(hogpipe.SourceWebhook, func(r *http.Request, body []byte) ([]hogpipe.Event, func([]hogpipe.IngestResult) any, error) {
 		if err := s.authorizeWebhook(r, body); err != nil {
-			release()
-			writeError(w, r, s.log, err)
-			return
+			return nil, nil, err
 		}
 		delivery := r.Header.Get("webhook-id")
 		if delivery == "" {
@@ -82,17 +74,38 @@ func (s *Server) handleWebhook(expect string) http.Handler {
 			Now:        s.now(),
 			MaxEvents:  s.cfg.MaxEvents,
 		})
+		return events, func(results []hogpipe.IngestResult) any { return ingestResponse(results) }, err
+	})
+}
+
+// ingestHandler is what every ingest route does: read the body within the
+// limits, decode it into events (the body's memory is given back as soon as
+// decode returns, before the commit wait), store them, and answer with
+// what decode says once every event is stored.
+func (s *Server) ingestHandler(source hogpipe.Source, decode func(r *http.Request, body []byte) ([]hogpipe.Event, func([]hogpipe.IngestResult) any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		body, release, err := readBody(w, r, s.cfg.MaxBodyBytes)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		events, answer, err := decode(r, body)
 		release()
+		if errors.Is(err, errMemoryBudget) {
+			s.shedMemory(w, r)
+			return
+		}
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		results, err := s.ingest(r, start, hogpipe.SourceWebhook, events)
+		results, err := s.ingest(r, start, source, events)
 		if err != nil {
 			writeError(w, r, s.log, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, ingestResponse(results))
+		writeJSON(w, http.StatusOK, answer(results))
 	})
 }
 
