@@ -35,6 +35,11 @@ const (
 // base64 that could look like anything; an IBAN holds digit runs).
 var All = []string{Secret, Email, IBAN, Card, IP, Phone}
 
+// finders holds each kind's detector; each appends its findings to spans.
+var finders = map[string]func(s string, spans []Span) []Span{
+	Secret: findSecrets, Email: findEmails, Card: findCards, IBAN: findIBANs, IP: findIPs, Phone: findPhones,
+}
+
 // Placeholder is what replaces a finding of the kind.
 func Placeholder(kind string) string { return "[" + strings.ToUpper(kind) + "]" }
 
@@ -78,20 +83,7 @@ func Find(s string, kinds []string) []Span {
 		if !slices.Contains(kinds, k) || !c.mayHold(k) {
 			continue
 		}
-		switch k {
-		case Secret:
-			spans = findSecrets(s, spans)
-		case Email:
-			spans = findEmails(s, spans)
-		case Card:
-			spans = findCards(s, spans)
-		case IBAN:
-			spans = findIBANs(s, spans)
-		case IP:
-			spans = findIPs(s, spans)
-		case Phone:
-			spans = findPhones(s, spans)
-		}
+		spans = finders[k](s, spans)
 	}
 	// A finding glued to a letter or digit would leave part of a word in
 	// clear beside its placeholder (zoë.mü[EMAIL]): the whole is left

@@ -85,3 +85,15 @@ func TestParseKinds(t *testing.T) {
 		t.Error("unknown kind accepted")
 	}
 }
+
+// Every kind a user can name has a detector (Find would panic otherwise).
+func TestEveryKindHasAFinder(t *testing.T) {
+	for _, k := range All {
+		if finders[k] == nil {
+			t.Errorf("kind %q has no finder", k)
+		}
+	}
+	if len(finders) != len(All) {
+		t.Errorf("%d finders for %d kinds", len(finders), len(All))
+	}
+}
