@@ -26,31 +26,12 @@ type Store interface {
 	SuppressionOf(ctx context.Context, addr string) (*hogpipe.Suppression, error)
 }
 
-// Message is one email as a Sender gets it.
-type Message struct {
-	From, To, Subject, Text, HTML string
-	// EventID goes with the message (as v:hogpipe-event-id in Mailgun) so
-	// a duplicate can be traced to its event.
-	EventID string
-	// Headers are extra MIME headers (List-Unsubscribe, Reply-To).
-	Headers map[string]string
-}
-
-// Sender delivers a message and returns the provider's message id.
+// Sender delivers a message and returns the provider's message id
+// (mailgun.Sender). A failure that is not a *hogpipe.SendError is treated
+// as transient.
 type Sender interface {
-	Send(ctx context.Context, m Message) (id string, err error)
+	Send(ctx context.Context, m hogpipe.Message) (id string, err error)
 }
-
-// SendError classifies a failed send. Errors that are not a *SendError are
-// treated as transient.
-type SendError struct {
-	Permanent  bool          // retrying cannot help (a 4xx other than 429)
-	RetryAfter time.Duration // the provider asked us to wait this long
-	Err        error
-}
-
-func (e *SendError) Error() string { return e.Err.Error() }
-func (e *SendError) Unwrap() error { return e.Err }
 
 // Config tunes the workers; zero values take the defaults in brackets.
 type Config struct {
@@ -254,9 +235,9 @@ func (w *Worker) logOutcome(it hogpipe.OutboxItem, out hogpipe.EmailOutcome) {
 
 // Render makes the message a claimed email becomes (also for previews of
 // dry-run emails).
-func (w *Worker) Render(it hogpipe.OutboxItem) (Message, error) {
+func (w *Worker) Render(it hogpipe.OutboxItem) (hogpipe.Message, error) {
 	d := dataFor(it)
-	m := Message{From: w.cfg.From, To: it.Email.Recipient, EventID: it.Email.EventID, Headers: map[string]string{}}
+	m := hogpipe.Message{From: w.cfg.From, To: it.Email.Recipient, EventID: it.Email.EventID, Headers: map[string]string{}}
 	if u := w.cfg.Unsubscribe; u != nil {
 		d.UnsubscribeURL = u.URL(it.Email.Recipient, it.Email.Template)
 		// RFC 2369 and RFC 8058: the https target is what one-click
@@ -313,7 +294,7 @@ func (w *Worker) attempt(it hogpipe.OutboxItem) hogpipe.EmailOutcome {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer within %s: %w", w.cfg.Timeout, err)
 	}
-	var se *SendError
+	var se *hogpipe.SendError
 	permanent := errors.As(err, &se) && se.Permanent
 	if permanent {
 		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, LastError: err.Error(), Subject: subject}

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hogpipe/hogpipe/outbox"
+	"github.com/hogpipe/hogpipe"
 )
 
 type nopSender struct{}
 
-func (nopSender) Send(context.Context, outbox.Message) (string, error) { return "", nil }
+func (nopSender) Send(context.Context, hogpipe.Message) (string, error) { return "", nil }
 
 // The public URL becomes the prefix of every List-Unsubscribe link, which
 // mailbox providers POST to as is: a shape that makes a broken or
