@@ -1,7 +1,26 @@
-// Package outbox sends the emails the store queued with their events:
-// workers claim due emails, render them, hand them to a Sender (Mailgun)
-// with a timeout, and record the outcome, retrying transient failures with
-// exponential backoff and jitter.
+// Package outbox is the email destination: a queue of emails the store
+// fills in the same transaction as their events, and the workers that
+// drain it. Everything about the queue is found under the name "outbox":
+//
+//   - Queue (this file) is the contract: claim due emails under a lease,
+//     record an attempt's outcome only while that lease holds, check the
+//     suppression list again just before sending.
+//   - sqlstore/outbox.go implements it: enqueueEmail (the row written with
+//     the event), ClaimEmails, FinishEmail, ReleaseSending (a serve that
+//     owns the data directory hands back what a dead run left sending) and
+//     ReplayEmails (hogpipe replay emails), with the reads of the emails
+//     table.
+//   - sqlstore/outbox_relay.go holds the rules that keep the outbox from
+//     being an open relay, where they are checked: untrustedHold and the
+//     frequency cap (capHolds) when an email is queued, the hourly send
+//     budgets (sendBudget: --email-sends-per-hour,
+//     --email-domain-sends-per-hour) when it is claimed, deferring the
+//     rest.
+//   - Worker (this file) claims, renders (templates.go), hands the message
+//     to a Sender (mailgun.Sender) with a timeout, and records the outcome,
+//     retrying transient failures with exponential backoff and jitter.
+//   - Options (options.go) are serve's email flags and build the worker's
+//     Config, the queueing policy and the Sender.
 package outbox
 
 import (
@@ -17,9 +36,21 @@ import (
 	"github.com/hogpipe/hogpipe/redact"
 )
 
-// Store is the outbox's view of the store.
-type Store interface {
+// Queue is the email outbox as the workers use it; *sqlstore.Store
+// implements it (sqlstore/outbox.go). Emails enter it with their events
+// (queued, or held back by the relay rules: see the package doc).
+type Queue interface {
+	// ClaimEmails takes up to limit due emails (queued, retrying or
+	// deferred with next_attempt_at passed, or sending with an expired
+	// lease), marks them sending under a lease until now+lease and counts
+	// the attempt. Replicas claiming at once never take the same email. A
+	// candidate over an hourly send budget is deferred instead of claimed
+	// (EmailPolicy.SendsPerHour, DomainSendsPerHour).
 	ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error)
+	// FinishEmail records the outcome of a claimed attempt, only while the
+	// claim holds: false (and nothing changed) when the lease ran out and
+	// another worker took the email over. Recording the same outcome again
+	// reports true, so a caller may retry a write it lost sight of.
 	FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error)
 	// SuppressionOf tells whether the recipient was suppressed after the
 	// email was queued (nil: not suppressed).
@@ -62,7 +93,7 @@ type Unsubscribe struct {
 // recorded as dry_run, nothing is sent.
 type Worker struct {
 	cfg    Config
-	store  Store
+	queue  Queue
 	sender Sender
 	log    *slog.Logger
 	wake   chan struct{}
@@ -72,7 +103,7 @@ type Worker struct {
 }
 
 // New returns a worker.
-func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
+func New(cfg Config, queue Queue, sender Sender, log *slog.Logger) *Worker {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 32
 	}
@@ -94,7 +125,7 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
 	if cfg.Templates == nil {
 		cfg.Templates, _ = ParseTemplates("", "", "")
 	}
-	return &Worker{cfg: cfg, store: store, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now}
+	return &Worker{cfg: cfg, queue: queue, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now}
 }
 
 // Notify wakes the worker after a commit that may have queued emails.
@@ -124,7 +155,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if free > 0 {
 			var err error
 			claimedAt = w.now()
-			items, err = w.store.ClaimEmails(ctx, claimedAt, free, w.lease())
+			items, err = w.queue.ClaimEmails(ctx, claimedAt, free, w.lease())
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("email outbox: cannot claim emails", "err", err)
 			}
@@ -193,7 +224,7 @@ func (w *Worker) record(it hogpipe.OutboxItem, out hogpipe.EmailOutcome, deadlin
 	delay := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		ok, err := w.store.FinishEmail(ctx, it.Email, out)
+		ok, err := w.queue.FinishEmail(ctx, it.Email, out)
 		cancel()
 		if err == nil {
 			if try > 1 {
@@ -264,7 +295,7 @@ func (w *Worker) Render(it hogpipe.OutboxItem) (hogpipe.Message, error) {
 func (w *Worker) suppressedNow(it hogpipe.OutboxItem) *hogpipe.Suppression {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 	defer cancel()
-	sp, err := w.store.SuppressionOf(ctx, it.Email.Recipient)
+	sp, err := w.queue.SuppressionOf(ctx, it.Email.Recipient)
 	if err != nil {
 		w.log.Warn("email outbox: cannot re-check the suppression list; sending", "email", it.Email.ID, "err", err)
 		return nil
