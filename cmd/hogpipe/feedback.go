@@ -2,16 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"github.com/hogpipe/hogpipe/internal/cli"
 	"log/slog"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -109,14 +103,8 @@ type feedback struct {
 	base atomic.Pointer[string]
 }
 
-// secretStore is the store's share of keeping the unsubscribe key.
-type secretStore interface {
-	SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error)
-	Postgres() bool
-}
-
 // build loads (or makes) the unsubscribe key and the Mailgun checker.
-func (c *feedbackConfig) build(ctx context.Context, store secretStore, dataDir string, email *emailSetup, log *slog.Logger) (*feedback, error) {
+func (c *feedbackConfig) build(ctx context.Context, store unsubscribe.SecretStore, dataDir string, email *emailSetup, log *slog.Logger) (*feedback, error) {
 	fb := &feedback{}
 	if c.signingKey != "" {
 		fb.server.Mailgun = mailgun.NewWebhooks(c.signingKey, c.webhookMaxAge)
@@ -124,9 +112,12 @@ func (c *feedbackConfig) build(ctx context.Context, store secretStore, dataDir s
 	// The endpoint verifies links whatever the email setting: links in
 	// emails already sent must keep working (CAN-SPAM: 30 days at least)
 	// after email is turned off or sent without them.
-	secret, err := c.loadSecret(ctx, store, dataDir)
-	if err != nil {
-		return nil, err
+	secret := c.secret
+	if secret == "" {
+		var err error
+		if secret, err = unsubscribe.LoadSecret(ctx, store, dataDir); err != nil {
+			return nil, err
+		}
 	}
 	signer := unsubscribe.NewSigner(secret, c.tokenTTL)
 	fb.server.Unsubscribe = signer
@@ -148,59 +139,6 @@ func (c *feedbackConfig) build(ctx context.Context, store secretStore, dataDir s
 		log.Info("email: unsubscribe links point at this server's own address (dry-run); set HOGPIPE_PUBLIC_URL before sending for real")
 	}
 	return fb, nil
-}
-
-const secretName = "unsubscribe"
-
-// loadSecret: the flag; else on PostgreSQL the database (every replica
-// must verify the links any replica made, so the first replica to start
-// stores a fresh key and the others read it); else a file in the data
-// directory, readable by its owner only.
-func (c *feedbackConfig) loadSecret(ctx context.Context, store secretStore, dataDir string) (string, error) {
-	if c.secret != "" {
-		return c.secret, nil
-	}
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return "", fmt.Errorf("make an unsubscribe key: %w", err)
-	}
-	if store.Postgres() {
-		s, err := store.SharedSecret(ctx, secretName, func() (string, error) { return hex.EncodeToString(fresh), nil })
-		if err != nil {
-			return "", fmt.Errorf("unsubscribe key: %w", err)
-		}
-		return s, nil
-	}
-	path := filepath.Join(dataDir, "unsubscribe.key")
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		s := strings.TrimSpace(string(b))
-		if len(s) < unsubscribe.MinSecretLen {
-			return "", fmt.Errorf("%s holds %d characters, want at least %d: remove it to make a new one (old links stop working)", path, len(s), unsubscribe.MinSecretLen)
-		}
-		return s, nil
-	case !errors.Is(err, os.ErrNotExist):
-		return "", fmt.Errorf("read the unsubscribe key: %w", err)
-	}
-	// O_EXCL: written once; the data directory lock keeps other serves out.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("create the unsubscribe key: %w", err)
-	}
-	s := hex.EncodeToString(fresh)
-	_, err = f.WriteString(s + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return "", fmt.Errorf("write the unsubscribe key: %w", err)
-	}
-	return s, nil
 }
 
 // previewer renders an email from its event for GET /api/emails/{id}/preview.
