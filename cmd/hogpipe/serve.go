@@ -35,7 +35,6 @@ type serveConfig struct {
 	memoryLimit   string
 	writeTimeout  time.Duration
 	email         emailConfig
-	feedback      feedbackConfig
 	security      securityConfig
 	training      trainingConfig
 }
@@ -58,7 +57,6 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
 	addEmailFlags(fs, &c.email)
-	addFeedbackFlags(fs, &c.feedback)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
 	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
@@ -129,7 +127,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 
 	srv := c.newServer(p, store, mets, bg)
 	self := "http://" + displayAddr(l.ln.Addr())
-	bg.fb.base.Store(&self) // before any request can render a dry-run link
+	p.email.SetLinkBase(self) // before any request can render a dry-run link
 	gate.Open(srv.Handler())
 	started = true
 	c.announce(env, p, self, l.ln.Addr(), store.Postgres())
@@ -158,7 +156,7 @@ type servePrep struct {
 	memLimitFrom string
 	setLimit     bool
 	training     *hogpipe.TrainingPolicy
-	email        *emailSetup
+	email        *outbox.Setup
 }
 
 // prepare checks the flags that need no store and builds what they name.
@@ -195,9 +193,6 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if p.email, err = c.email.build(p.log); err != nil {
 		return nil, err
 	}
-	if err := c.feedback.check(p.email); err != nil {
-		return nil, err
-	}
 	return p, nil
 }
 
@@ -232,7 +227,7 @@ func (c *serveConfig) listen(gate *server.Gate, log *slog.Logger) (*listener, er
 // set, else SQLite in the data directory, which it locks. closeStore
 // closes the store, then unlocks the directory.
 func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.Gate, mets *metrics.Metrics) (store *sqlstore.Store, closeStore func(), err error) {
-	opts := sqlstore.Options{Logger: p.log, Email: p.email.policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
+	opts := sqlstore.Options{Logger: p.log, Email: p.email.Policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
 		Progress: gate.SetPhase}
 	if c.database != "" {
 		// Replicas share the database; the data directory is not used.
@@ -261,7 +256,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 type background struct {
 	mirror        *jsonl.Writer
 	workerRunning *atomic.Bool
-	fb            *feedback
+	fb            server.Feedback
 	// stop stops the training file's writer and the email workers
 	// together: the writer catches up and hands its role off at once,
 	// while sends in flight finish and are recorded.
@@ -297,14 +292,14 @@ func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *
 			log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
 		}
 	}
-	fb, err := c.feedback.build(ctx, store, c.dataDir, p.email, log)
+	fb, err := emailFeedback(ctx, p.email, store, c.dataDir, log)
 	if err != nil {
 		stopMirror()
 		<-mirrorDone
 		return nil, err
 	}
-	worker := outbox.New(p.email.worker, store, p.email.sender, log)
-	fb.server.Preview = previewer(store, worker)
+	worker := outbox.New(p.email.Worker, store, p.email.Sender, log)
+	fb.Preview = worker.Previewer(store)
 	worker.OnOutcome = mets.EmailOutcome
 	store.OnEmailQueued(worker.Notify)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -319,7 +314,7 @@ func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *
 }
 
 func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metrics.Metrics, bg *background) *server.Server {
-	return server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: p.tokens, Security: p.security, Feedback: bg.fb.server, WriteTimeout: c.writeTimeout}, server.Deps{
+	return server.New(server.Config{MaxBodyBytes: c.maxBodyBytes, CaptureTokens: p.tokens, Security: p.security, Feedback: bg.fb, WriteTimeout: c.writeTimeout}, server.Deps{
 		Store: store, Mirror: bg.mirror, Metrics: mets, Log: p.log,
 		Ready: []func(context.Context) error{
 			func(context.Context) error { return running(bg.mirror.Running(), "training file mirror") },
@@ -332,7 +327,7 @@ func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metri
 func (c *serveConfig) announce(env *environment, p *servePrep, self string, addr net.Addr, postgres bool) {
 	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", p.tokens[0])
-	fmt.Fprintln(env.stdout, p.email.describe)
+	fmt.Fprintln(env.stdout, p.email.Describe)
 	for _, n := range p.notices {
 		fmt.Fprintln(env.stdout, n)
 		p.log.Warn(n)

@@ -34,10 +34,8 @@ func runSuppressions(ctx context.Context, args []string, env *environment) error
 	reasonName := fs.String("reason", "HOGPIPE_SUPPRESSIONS_REASON", "", "list: only this reason; add: the reason recorded (unsubscribed, bounced, complained, manual; default manual)")
 	detail := fs.String("detail", "HOGPIPE_SUPPRESSIONS_DETAIL", "", "add: a note kept with the entry")
 	limit := fs.Int("limit", "HOGPIPE_SUPPRESSIONS_LIMIT", 100, "list: how many entries")
-	var mc emailConfig
-	fs.StringVar(&mc.apiKey, "mailgun-api-key", "MAILGUN_API_KEY", "", "sync: Mailgun API key")
-	fs.StringVar(&mc.domain, "mailgun-domain", "MAILGUN_DOMAIN", "", "sync: Mailgun sending domain")
-	fs.StringVar(&mc.apiBase, "mailgun-api-base", "MAILGUN_API_BASE", mailgun.DefaultAPIBase, "sync: Mailgun API origin (EU: https://api.eu.mailgun.net)")
+	var cfg mailgun.Config
+	cfg.SyncFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,7 +71,6 @@ func runSuppressions(ctx context.Context, args []string, env *environment) error
 	}
 	var sender *mailgun.Sender
 	if sub == "sync" {
-		cfg := mailgun.Config{APIKey: mc.apiKey, Domain: mc.domain, APIBase: mc.apiBase}
 		if err := cfg.Validate(); err != nil {
 			return cli.Usagef("suppressions sync reads Mailgun: %v", err)
 		}
