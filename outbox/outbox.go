@@ -20,7 +20,9 @@
 //     to a Sender (mailgun.Sender) with a timeout, and records the outcome,
 //     retrying transient failures with exponential backoff and jitter.
 //   - Options (options.go) are serve's email flags and build the worker's
-//     Config, the queueing policy and the Sender.
+//     Config, the queueing policy, the Sender and the unsubscribe links;
+//     Worker.Previewer (preview.go) renders a stored email again;
+//     Suppressions (suppressions.go) is hogpipe suppressions.
 package outbox
 
 import (
