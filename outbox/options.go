@@ -36,9 +36,10 @@ type Options struct {
 	PublicURL                       string
 	WithoutUnsubscribe              bool
 	TokenTTL, WebhookMaxAge         time.Duration
-	// The two secrets have no flag here: the caller sets them (from a
-	// flag, a variable or a file) before Build.
+	// UnsubscribeSecret and WebhookSigningKey, when empty, are read by
+	// Build from their flags, which also take a file (secrets managers).
 	UnsubscribeSecret, WebhookSigningKey string
+	unsubscribeSecret, signingKey        cli.Secret
 }
 
 // Flags binds the options to their flags and environment variables.
@@ -62,6 +63,8 @@ func (o *Options) Flags(fs *cli.FlagSet) {
 	fs.DurationVar(&o.TokenTTL, "unsubscribe-token-ttl", "HOGPIPE_UNSUBSCRIBE_TOKEN_TTL", 365*24*time.Hour, "how long an unsubscribe link keeps working after its email was sent")
 	fs.StringVar(&o.ReplyTo, "mail-reply-to", "MAIL_REPLY_TO", "", "Reply-To address; also offered as a mailto: unsubscribe target")
 	fs.StringVar(&o.RequireConsent, "email-require-consent", "HOGPIPE_EMAIL_REQUIRE_CONSENT", "", "send only when this person property is true (e.g. marketing_consent); others get state no_consent")
+	fs.SecretVar(&o.unsubscribeSecret, "unsubscribe-secret", "HOGPIPE_UNSUBSCRIBE_SECRET", "key of unsubscribe link tokens, at least 32 characters (default: generated once, kept in DATA_DIR/unsubscribe.key, or in the database with --database)")
+	fs.SecretVar(&o.signingKey, "mailgun-webhook-signing-key", "MAILGUN_WEBHOOK_SIGNING_KEY", "Mailgun's HTTP webhook signing key: enables POST /api/webhooks/mailgun")
 	fs.DurationVar(&o.WebhookMaxAge, "mailgun-webhook-max-age", "HOGPIPE_MAILGUN_WEBHOOK_MAX_AGE", 12*time.Hour, "oldest Mailgun webhook timestamp accepted (Mailgun retries for 8 h); older ones are refused as stale")
 }
 
@@ -86,6 +89,19 @@ type Setup struct {
 // Describe) what will happen to emails. Real sending needs a way to
 // unsubscribe, or an explicit opt-out. Errors are usage errors.
 func (o *Options) Build(log *slog.Logger) (*Setup, error) {
+	for _, sc := range []struct {
+		to   *string
+		from *cli.Secret
+	}{{&o.UnsubscribeSecret, &o.unsubscribeSecret}, {&o.WebhookSigningKey, &o.signingKey}} {
+		if *sc.to != "" {
+			continue
+		}
+		v, err := sc.from.Value()
+		if err != nil {
+			return nil, err
+		}
+		*sc.to = v
+	}
 	events := cli.SplitList(o.Events)
 	if o.CapWindow < 0 || o.Workers < 1 || o.MaxAttempts < 1 || o.Timeout <= 0 || o.Backoff <= 0 {
 		return nil, cli.Usagef("email settings must be positive: --email-workers, --email-max-attempts, --email-timeout, --email-backoff (and --email-cap-window ≥ 0)")

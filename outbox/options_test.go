@@ -18,10 +18,13 @@ import (
 var quiet = slog.New(slog.DiscardHandler)
 
 // defaults are the options as serve's flags leave them when nothing is set.
-func defaults(t *testing.T) *Options {
+func defaults(t *testing.T) *Options { t.Helper(); return fromEnv(t, nil) }
+
+// fromEnv are the options as serve's flags read them from env.
+func fromEnv(t *testing.T, env map[string]string) *Options {
 	t.Helper()
 	o := &Options{}
-	fs := cli.New("serve", "", func(string) string { return "" }, io.Discard)
+	fs := cli.New("serve", "", func(k string) string { return env[k] }, io.Discard)
 	o.Flags(fs)
 	if err := fs.Parse(nil); err != nil {
 		t.Fatal(err)
@@ -219,6 +222,48 @@ func TestFeedbackLinks(t *testing.T) {
 			}
 			if cl, err := signer.Verify(token, time.Now()); err != nil || cl.Address != "ann@example.com" || cl.Kind != hogpipe.EventFeatureUsed {
 				t.Errorf("token of %q: %+v %v", link, cl, err)
+			}
+		})
+	}
+}
+
+// The two secrets come from a variable or a file (secrets managers), not
+// both, and are checked like any other setting.
+func TestOptionsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	key := strings.Repeat("k", unsubscribe.MinSecretLen)
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good, empty, short := file("good", "\n"+key+"\n"), file("empty", " \n"), file("short", "0123456789\n")
+	for _, c := range []struct {
+		name           string
+		env            map[string]string
+		unsub, signing string
+		want           string // a usage error naming this; "": accepted
+	}{
+		{name: "none"},
+		{name: "variables", env: map[string]string{"HOGPIPE_UNSUBSCRIBE_SECRET": " " + key + " ", "MAILGUN_WEBHOOK_SIGNING_KEY": "whk"}, unsub: key, signing: "whk"},
+		{name: "files", env: map[string]string{"HOGPIPE_UNSUBSCRIBE_SECRET_FILE": good, "MAILGUN_WEBHOOK_SIGNING_KEY_FILE": good}, unsub: key, signing: key},
+		{name: "both forms", env: map[string]string{"HOGPIPE_UNSUBSCRIBE_SECRET": key, "HOGPIPE_UNSUBSCRIBE_SECRET_FILE": good}, want: "not both"},
+		{name: "empty file", env: map[string]string{"MAILGUN_WEBHOOK_SIGNING_KEY_FILE": empty}, want: "is empty"},
+		{name: "missing file", env: map[string]string{"MAILGUN_WEBHOOK_SIGNING_KEY_FILE": filepath.Join(dir, "none")}, want: "MAILGUN_WEBHOOK_SIGNING_KEY_FILE"},
+		{name: "short key in a file", env: map[string]string{"HOGPIPE_UNSUBSCRIBE_SECRET_FILE": short}, want: "--unsubscribe-secret is 10 characters"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			o := fromEnv(t, c.env)
+			_, err := o.Build(quiet)
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatal(err)
+			case c.want == "" && (o.UnsubscribeSecret != c.unsub || o.WebhookSigningKey != c.signing):
+				t.Errorf("secrets %q %q, want %q %q", o.UnsubscribeSecret, o.WebhookSigningKey, c.unsub, c.signing)
+			case c.want != "" && (err == nil || !cli.IsUsage(err) || !strings.Contains(err.Error(), c.want)):
+				t.Errorf("Build = %v, want a usage error naming %q", err, c.want)
 			}
 		})
 	}

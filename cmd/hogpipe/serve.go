@@ -34,7 +34,7 @@ type serveConfig struct {
 	commitTimeout time.Duration
 	memoryLimit   string
 	writeTimeout  time.Duration
-	email         emailConfig
+	email         outbox.Options
 	security      securityConfig
 	training      trainingConfig
 }
@@ -56,7 +56,7 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 		"Go soft memory limit: a size (e.g. 1GiB), off, or auto (GOMEMLIMIT if set, else 3/4 of the cgroup's or machine's memory)")
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.captureTokens, "capture-tokens", "HOGPIPE_CAPTURE_TOKENS", defaultCaptureToken, "comma-separated project tokens accepted by the capture endpoints")
-	addEmailFlags(fs, &c.email)
+	c.email.Flags(fs)
 	addSecurityFlags(fs, &c.security)
 	addTrainingFlags(fs, &c.training)
 	fs.DurationVar(&c.writeTimeout, "write-timeout", "HOGPIPE_WRITE_TIMEOUT", 30*time.Second,
@@ -190,7 +190,7 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if p.training, err = c.training.policy(); err != nil {
 		return nil, err
 	}
-	if p.email, err = c.email.build(p.log); err != nil {
+	if p.email, err = c.email.Build(p.log); err != nil {
 		return nil, err
 	}
 	return p, nil
