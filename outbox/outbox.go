@@ -40,7 +40,11 @@ import (
 
 // Queue is the email outbox as the workers use it; *sqlstore.Store
 // implements it (sqlstore/outbox.go). Emails enter it with their events
-// (queued, or held back by the relay rules: see the package doc).
+// (queued, or held back by the relay rules: see the package doc). Its
+// other operations are not the workers': ReleaseSending hands back, at
+// start, what a dead run left sending (serve, when it owns the data
+// directory: on PostgreSQL the leases decide), and ReplayEmails requeues
+// failed emails (hogpipe replay emails).
 type Queue interface {
 	// ClaimEmails takes up to limit due emails (queued, retrying or
 	// deferred with next_attempt_at passed, or sending with an expired
