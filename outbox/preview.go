@@ -1,6 +1,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -26,9 +27,11 @@ func (w *Worker) Previewer(store EmailReader) func(ctx context.Context, id int64
 			return "", "", err
 		}
 		ev := hogpipe.Event{UUID: out.Event.UUID, Name: out.Event.Name, DistinctID: out.Event.DistinctID, Timestamp: out.Event.Timestamp}
-		json.Unmarshal(out.Event.Properties, &ev.Properties)
+		// Numbers as the event gave them, as the claim reads them for the
+		// real send: a float would print 1000000 as 1e+06.
+		decodeNumbers(out.Event.Properties, &ev.Properties)
 		if len(out.Event.Person) > 0 {
-			json.Unmarshal(out.Event.Person, &ev.Person)
+			decodeNumbers(out.Event.Person, &ev.Person)
 		}
 		msg, err := w.Render(hogpipe.OutboxItem{Email: *m, Event: ev})
 		if err != nil {
@@ -36,4 +39,10 @@ func (w *Worker) Previewer(store EmailReader) func(ctx context.Context, id int64
 		}
 		return msg.Subject, msg.HTML, nil
 	}
+}
+
+func decodeNumbers(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
