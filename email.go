@@ -167,6 +167,29 @@ type EmailOutcome struct {
 	At            time.Time
 }
 
+// Message is one email as the provider gets it: rendered by the outbox,
+// sent by mailgun.
+type Message struct {
+	From, To, Subject, Text, HTML string
+	// EventID goes with the message (as v:hogpipe-event-id in Mailgun) so
+	// a duplicate can be traced to its event.
+	EventID string
+	// Headers are extra MIME headers (List-Unsubscribe, Reply-To).
+	Headers map[string]string
+}
+
+// SendError classifies a failed send, so the outbox knows whether to
+// retry and when. Errors that are not a *SendError are treated as
+// transient.
+type SendError struct {
+	Permanent  bool          // retrying cannot help (a 4xx other than 429)
+	RetryAfter time.Duration // the provider asked us to wait this long
+	Err        error
+}
+
+func (e *SendError) Error() string { return e.Err.Error() }
+func (e *SendError) Unwrap() error { return e.Err }
+
 func validState(s string) bool {
 	for _, st := range EmailStates {
 		if string(st) == s {

@@ -6,7 +6,7 @@
 // of every API answer (error.go).
 //
 // Interfaces are declared by the packages that consume them, sized to what
-// each needs (server.Store, outbox.Store and outbox.Sender, trainingfile.Source,
+// each needs (server.Store, outbox.Queue and outbox.Sender, trainingfile.Source,
 // metrics.Gauges); sqlstore implements the stores, mailgun the Sender.
 // README.md "Layout" says what each package owns.
 package hogpipe

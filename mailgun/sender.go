@@ -1,5 +1,8 @@
-// Package mailgun is the email destination's Sender: the Mailgun HTTP API
-// through github.com/mailgun/mailgun-go.
+// Package mailgun is the email destination's Sender (it implements
+// outbox.Sender over hogpipe.Message and hogpipe.SendError, without
+// importing outbox): the Mailgun HTTP API through
+// github.com/mailgun/mailgun-go, and Mailgun's event webhooks and
+// suppression lists (events.go).
 package mailgun
 
 import (
@@ -15,7 +18,7 @@ import (
 
 	mg "github.com/mailgun/mailgun-go/v4"
 
-	"github.com/hogpipe/hogpipe/outbox"
+	"github.com/hogpipe/hogpipe"
 )
 
 // Config is Mailgun's configuration.
@@ -76,13 +79,13 @@ func New(c Config) (*Sender, error) {
 }
 
 // Send sends one message and returns Mailgun's message id.
-func (s *Sender) Send(ctx context.Context, m outbox.Message) (string, error) {
+func (s *Sender) Send(ctx context.Context, m hogpipe.Message) (string, error) {
 	msg := mg.NewMessage(m.From, m.Subject, m.Text, m.To)
 	if m.HTML != "" {
 		msg.SetHtml(m.HTML)
 	}
 	if err := msg.AddVariable("hogpipe-event-id", m.EventID); err != nil {
-		return "", &outbox.SendError{Permanent: true, Err: err}
+		return "", &hogpipe.SendError{Permanent: true, Err: err}
 	}
 	for k, v := range m.Headers {
 		msg.AddHeader(k, v) // sent as h:<name> form fields
@@ -108,21 +111,21 @@ func classify(err error, retryAfter time.Duration) error {
 		e := fmt.Errorf("mailgun answered %d: %s", ure.Actual, body)
 		switch {
 		case ure.Actual == http.StatusTooManyRequests || ure.Actual >= 500:
-			return &outbox.SendError{RetryAfter: retryAfter, Err: e}
+			return &hogpipe.SendError{RetryAfter: retryAfter, Err: e}
 		case ure.Actual == http.StatusRequestTimeout:
-			return &outbox.SendError{Err: e}
+			return &hogpipe.SendError{Err: e}
 		default:
-			return &outbox.SendError{Permanent: true, Err: e}
+			return &hogpipe.SendError{Permanent: true, Err: e}
 		}
 	}
 	var ne net.Error
 	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return &outbox.SendError{Err: err}
+		return &hogpipe.SendError{Err: err}
 	}
 	if errors.Is(err, mg.ErrInvalidMessage) {
-		return &outbox.SendError{Permanent: true, Err: err}
+		return &hogpipe.SendError{Permanent: true, Err: err}
 	}
-	return &outbox.SendError{Err: err} // unknown: assume transient, attempts are bounded
+	return &hogpipe.SendError{Err: err} // unknown: assume transient, attempts are bounded
 }
 
 // mailgun-go does not expose response headers; this transport reads

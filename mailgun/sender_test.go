@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/internal/mailguntest"
-	"github.com/hogpipe/hogpipe/outbox"
 )
 
-var testMessage = outbox.Message{From: "hogpipe@mg.example.com", To: "someone@example.com",
+var testMessage = hogpipe.Message{From: "hogpipe@mg.example.com", To: "someone@example.com",
 	Subject: "Hello", Text: "Hi there", EventID: "evt-1"}
 
 func newSender(t *testing.T, base string) *Sender {
@@ -57,9 +57,9 @@ func TestSendErrorClassification(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			mg.Then(c.resp)
 			_, err := s.Send(context.Background(), testMessage)
-			var se *outbox.SendError
+			var se *hogpipe.SendError
 			if !errors.As(err, &se) {
-				t.Fatalf("Send = %v (%T), want an *outbox.SendError", err, err)
+				t.Fatalf("Send = %v (%T), want an *hogpipe.SendError", err, err)
 			}
 			if se.Permanent != c.permanent {
 				t.Errorf("Permanent = %v, want %v (%v)", se.Permanent, c.permanent, err)
@@ -84,9 +84,9 @@ func TestSendErrorClassification(t *testing.T) {
 func TestSendNetworkErrorsAreTransient(t *testing.T) {
 	transient := func(t *testing.T, err error) {
 		t.Helper()
-		var se *outbox.SendError
+		var se *hogpipe.SendError
 		if !errors.As(err, &se) || se.Permanent {
-			t.Fatalf("Send = %v (%T), want a transient *outbox.SendError", err, err)
+			t.Fatalf("Send = %v (%T), want a transient *hogpipe.SendError", err, err)
 		}
 	}
 	t.Run("connection refused", func(t *testing.T) {

@@ -28,7 +28,7 @@ type fakeSender struct {
 	block bool
 }
 
-func (s *fakeSender) Send(ctx context.Context, m Message) (string, error) {
+func (s *fakeSender) Send(ctx context.Context, m hogpipe.Message) (string, error) {
 	s.mu.Lock()
 	s.sends++
 	s.mu.Unlock()
@@ -91,7 +91,7 @@ func delayOf(t *testing.T, out hogpipe.EmailOutcome) time.Duration {
 	return out.NextAttemptAt.Sub(testNow)
 }
 
-var transient = &SendError{Err: errors.New("mailgun answered 503")}
+var transient = &hogpipe.SendError{Err: errors.New("mailgun answered 503")}
 
 // TestBackoffGrowsWithJitter: attempt n waits between half and all of
 // base·2^(n-1), capped at BackoffMax, and the waits of one attempt are
@@ -144,7 +144,7 @@ func TestRetryAfterIsAMinimum(t *testing.T) {
 		{"none", 1, 0, time.Second, 2 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			w, _ := newTestWorker(cfg, &fakeSender{err: &SendError{RetryAfter: c.retryAfter, Err: errors.New("mailgun answered 429")}})
+			w, _ := newTestWorker(cfg, &fakeSender{err: &hogpipe.SendError{RetryAfter: c.retryAfter, Err: errors.New("mailgun answered 429")}})
 			for range 50 {
 				if d := delayOf(t, w.attempt(item(c.attempts))); d < c.minWait || d > c.maxWt {
 					t.Fatalf("waits %s, want within [%s, %s]", d, c.minWait, c.maxWt)
@@ -170,9 +170,9 @@ func TestAttemptOutcomes(t *testing.T) {
 		{"transient, attempts left", 2, &fakeSender{err: transient}, false, hogpipe.EmailRetrying, "503", 1},
 		{"transient, last attempt", 3, &fakeSender{err: transient}, false, hogpipe.EmailFailed, "gave up after 3 attempts", 1},
 		{"transient, past the last attempt", 4, &fakeSender{err: transient}, false, hogpipe.EmailFailed, "gave up after 4 attempts", 1},
-		{"permanent, first attempt", 1, &fakeSender{err: &SendError{Permanent: true, Err: errors.New("mailgun answered 400: bad address")}},
+		{"permanent, first attempt", 1, &fakeSender{err: &hogpipe.SendError{Permanent: true, Err: errors.New("mailgun answered 400: bad address")}},
 			false, hogpipe.EmailFailed, "bad address", 1},
-		{"permanent wrapped", 1, &fakeSender{err: fmt.Errorf("send: %w", &SendError{Permanent: true, Err: errors.New("401")})},
+		{"permanent wrapped", 1, &fakeSender{err: fmt.Errorf("send: %w", &hogpipe.SendError{Permanent: true, Err: errors.New("401")})},
 			false, hogpipe.EmailFailed, "401", 1},
 		{"not a SendError: transient", 1, &fakeSender{err: errors.New("connection reset")}, false, hogpipe.EmailRetrying, "connection reset", 1},
 		{"no answer within the timeout", 1, &fakeSender{block: true}, false, hogpipe.EmailRetrying, "no answer within 50ms", 1},

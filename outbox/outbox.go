@@ -1,7 +1,28 @@
-// Package outbox sends the emails the store queued with their events:
-// workers claim due emails, render them, hand them to a Sender (Mailgun)
-// with a timeout, and record the outcome, retrying transient failures with
-// exponential backoff and jitter.
+// Package outbox is the email destination: a queue of emails the store
+// fills in the same transaction as their events, and the workers that
+// drain it. Everything about the queue is found under the name "outbox":
+//
+//   - Queue (this file) is the contract: claim due emails under a lease,
+//     record an attempt's outcome only while that lease holds, check the
+//     suppression list again just before sending.
+//   - sqlstore/outbox.go implements it: enqueueEmail (the row written with
+//     the event), ClaimEmails, FinishEmail, ReleaseSending (a serve that
+//     owns the data directory hands back what a dead run left sending) and
+//     ReplayEmails (hogpipe replay emails), with the reads of the emails
+//     table.
+//   - sqlstore/outbox_relay.go holds the rules that keep the outbox from
+//     being an open relay, where they are checked: untrustedHold and the
+//     frequency cap (capHolds) when an email is queued, the hourly send
+//     budgets (sendBudget: --email-sends-per-hour,
+//     --email-domain-sends-per-hour) when it is claimed, deferring the
+//     rest.
+//   - Worker (this file) claims, renders (templates.go), hands the message
+//     to a Sender (mailgun.Sender) with a timeout, and records the outcome,
+//     retrying transient failures with exponential backoff and jitter.
+//   - Options (options.go) are serve's email flags and build the worker's
+//     Config, the queueing policy, the Sender and the unsubscribe links;
+//     Worker.Previewer (preview.go) renders a stored email again;
+//     Suppressions (suppressions.go) is hogpipe suppressions.
 package outbox
 
 import (
@@ -17,40 +38,37 @@ import (
 	"github.com/hogpipe/hogpipe/redact"
 )
 
-// Store is the outbox's view of the store.
-type Store interface {
+// Queue is the email outbox as the workers use it; *sqlstore.Store
+// implements it (sqlstore/outbox.go). Emails enter it with their events
+// (queued, or held back by the relay rules: see the package doc). Its
+// other operations are not the workers': ReleaseSending hands back, at
+// start, what a dead run left sending (serve, when it owns the data
+// directory: on PostgreSQL the leases decide), and ReplayEmails requeues
+// failed emails (hogpipe replay emails).
+type Queue interface {
+	// ClaimEmails takes up to limit due emails (queued, retrying or
+	// deferred with next_attempt_at passed, or sending with an expired
+	// lease), marks them sending under a lease until now+lease and counts
+	// the attempt. Replicas claiming at once never take the same email. A
+	// candidate over an hourly send budget is deferred instead of claimed
+	// (EmailPolicy.SendsPerHour, DomainSendsPerHour).
 	ClaimEmails(ctx context.Context, now time.Time, limit int, lease time.Duration) ([]hogpipe.OutboxItem, error)
+	// FinishEmail records the outcome of a claimed attempt, only while the
+	// claim holds: false (and nothing changed) when the lease ran out and
+	// another worker took the email over. Recording the same outcome again
+	// reports true, so a caller may retry a write it lost sight of.
 	FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogpipe.EmailOutcome) (bool, error)
 	// SuppressionOf tells whether the recipient was suppressed after the
 	// email was queued (nil: not suppressed).
 	SuppressionOf(ctx context.Context, addr string) (*hogpipe.Suppression, error)
 }
 
-// Message is one email as a Sender gets it.
-type Message struct {
-	From, To, Subject, Text, HTML string
-	// EventID goes with the message (as v:hogpipe-event-id in Mailgun) so
-	// a duplicate can be traced to its event.
-	EventID string
-	// Headers are extra MIME headers (List-Unsubscribe, Reply-To).
-	Headers map[string]string
-}
-
-// Sender delivers a message and returns the provider's message id.
+// Sender delivers a message and returns the provider's message id
+// (mailgun.Sender). A failure that is not a *hogpipe.SendError is treated
+// as transient.
 type Sender interface {
-	Send(ctx context.Context, m Message) (id string, err error)
+	Send(ctx context.Context, m hogpipe.Message) (id string, err error)
 }
-
-// SendError classifies a failed send. Errors that are not a *SendError are
-// treated as transient.
-type SendError struct {
-	Permanent  bool          // retrying cannot help (a 4xx other than 429)
-	RetryAfter time.Duration // the provider asked us to wait this long
-	Err        error
-}
-
-func (e *SendError) Error() string { return e.Err.Error() }
-func (e *SendError) Unwrap() error { return e.Err }
 
 // Config tunes the workers; zero values take the defaults in brackets.
 type Config struct {
@@ -81,7 +99,7 @@ type Unsubscribe struct {
 // recorded as dry_run, nothing is sent.
 type Worker struct {
 	cfg    Config
-	store  Store
+	queue  Queue
 	sender Sender
 	log    *slog.Logger
 	wake   chan struct{}
@@ -91,7 +109,7 @@ type Worker struct {
 }
 
 // New returns a worker.
-func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
+func New(cfg Config, queue Queue, sender Sender, log *slog.Logger) *Worker {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 32
 	}
@@ -113,7 +131,7 @@ func New(cfg Config, store Store, sender Sender, log *slog.Logger) *Worker {
 	if cfg.Templates == nil {
 		cfg.Templates, _ = ParseTemplates("", "", "")
 	}
-	return &Worker{cfg: cfg, store: store, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now}
+	return &Worker{cfg: cfg, queue: queue, sender: sender, log: log, wake: make(chan struct{}, 1), now: time.Now}
 }
 
 // Notify wakes the worker after a commit that may have queued emails.
@@ -143,7 +161,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		if free > 0 {
 			var err error
 			claimedAt = w.now()
-			items, err = w.store.ClaimEmails(ctx, claimedAt, free, w.lease())
+			items, err = w.queue.ClaimEmails(ctx, claimedAt, free, w.lease())
 			if err != nil && ctx.Err() == nil {
 				w.log.Warn("email outbox: cannot claim emails", "err", err)
 			}
@@ -212,7 +230,7 @@ func (w *Worker) record(it hogpipe.OutboxItem, out hogpipe.EmailOutcome, deadlin
 	delay := 100 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		ok, err := w.store.FinishEmail(ctx, it.Email, out)
+		ok, err := w.queue.FinishEmail(ctx, it.Email, out)
 		cancel()
 		if err == nil {
 			if try > 1 {
@@ -254,9 +272,9 @@ func (w *Worker) logOutcome(it hogpipe.OutboxItem, out hogpipe.EmailOutcome) {
 
 // Render makes the message a claimed email becomes (also for previews of
 // dry-run emails).
-func (w *Worker) Render(it hogpipe.OutboxItem) (Message, error) {
+func (w *Worker) Render(it hogpipe.OutboxItem) (hogpipe.Message, error) {
 	d := dataFor(it)
-	m := Message{From: w.cfg.From, To: it.Email.Recipient, EventID: it.Email.EventID, Headers: map[string]string{}}
+	m := hogpipe.Message{From: w.cfg.From, To: it.Email.Recipient, EventID: it.Email.EventID, Headers: map[string]string{}}
 	if u := w.cfg.Unsubscribe; u != nil {
 		d.UnsubscribeURL = u.URL(it.Email.Recipient, it.Email.Template)
 		// RFC 2369 and RFC 8058: the https target is what one-click
@@ -283,7 +301,7 @@ func (w *Worker) Render(it hogpipe.OutboxItem) (Message, error) {
 func (w *Worker) suppressedNow(it hogpipe.OutboxItem) *hogpipe.Suppression {
 	ctx, cancel := context.WithTimeout(context.Background(), w.cfg.Timeout)
 	defer cancel()
-	sp, err := w.store.SuppressionOf(ctx, it.Email.Recipient)
+	sp, err := w.queue.SuppressionOf(ctx, it.Email.Recipient)
 	if err != nil {
 		w.log.Warn("email outbox: cannot re-check the suppression list; sending", "email", it.Email.ID, "err", err)
 		return nil
@@ -313,7 +331,7 @@ func (w *Worker) attempt(it hogpipe.OutboxItem) hogpipe.EmailOutcome {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer within %s: %w", w.cfg.Timeout, err)
 	}
-	var se *SendError
+	var se *hogpipe.SendError
 	permanent := errors.As(err, &se) && se.Permanent
 	if permanent {
 		return hogpipe.EmailOutcome{State: hogpipe.EmailFailed, LastError: err.Error(), Subject: subject}

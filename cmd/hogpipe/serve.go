@@ -29,8 +29,7 @@ type serveConfig struct {
 	commitLinger  time.Duration
 	commitTimeout time.Duration
 	memoryLimit   string
-	email         emailConfig
-	feedback      feedbackConfig
+	email         outbox.Options
 	training      trainingConfig
 }
 
@@ -45,8 +44,7 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	fs.StringVar(&c.memoryLimit, "memory-limit", "HOGPIPE_MEMORY_LIMIT", "auto",
 		"Go soft memory limit: a size (e.g. 1GiB), off, or auto (GOMEMLIMIT if set, else 3/4 of the cgroup's or machine's memory)")
 	fs.StringVar(&c.logLevel, "log-level", "HOGPIPE_LOG_LEVEL", "info", "log level: debug, info, warn or error")
-	addEmailFlags(fs, &c.email)
-	addFeedbackFlags(fs, &c.feedback)
+	c.email.Flags(fs)
 	c.training.Flags(fs)
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
@@ -111,7 +109,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 
 	srv := c.newServer(p, store, mets, bg)
 	self := l.URL()
-	bg.fb.base.Store(&self) // before any request can render a dry-run link
+	p.email.SetLinkBase(self) // before any request can render a dry-run link
 	gate.Open(srv.Handler())
 	started = true
 	c.announce(env, p, self, l.Addr(), store.Postgres())
@@ -154,7 +152,7 @@ type servePrep struct {
 	notices  []string // warnings the security flags raised, printed once serving
 	memLimit memlimit.Limit
 	training *hogpipe.TrainingPolicy
-	email    *emailSetup
+	email    *outbox.Setup
 }
 
 // prepare checks the flags that need no store and builds what they name.
@@ -173,10 +171,7 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 	if p.training, err = c.training.Policy(); err != nil {
 		return nil, err
 	}
-	if p.email, err = c.email.build(p.log); err != nil {
-		return nil, err
-	}
-	if err := c.feedback.check(p.email); err != nil {
+	if p.email, err = c.email.Build(p.log); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -185,7 +180,7 @@ func (c *serveConfig) prepare(env *environment) (*servePrep, error) {
 // openStore opens (and migrates) the store: PostgreSQL if --database is
 // set, else SQLite in the data directory, which it locks.
 func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.Gate, mets *metrics.Metrics) (*sqlstore.Store, func(), error) {
-	opts := sqlstore.Options{Logger: p.log, Email: p.email.policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
+	opts := sqlstore.Options{Logger: p.log, Email: p.email.Policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
 		Progress: gate.SetPhase}
 	store, closeStore, err := sqlstore.Open(ctx, c.dataDir, c.database, opts)
 	if err != nil && c.database != "" && ctx.Err() != nil {
@@ -200,7 +195,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 type background struct {
 	mirror        *trainingfile.Writer
 	workerRunning *atomic.Bool
-	fb            *feedback
+	fb            server.Feedback
 	// stop stops the training file's writer and the email workers
 	// together: the writer catches up and hands its role off at once,
 	// while sends in flight finish and are recorded.
@@ -236,14 +231,14 @@ func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *
 			log.Warn("email outbox: requeued emails that were being sent when hogpipe last stopped", "count", n)
 		}
 	}
-	fb, err := c.feedback.build(ctx, store, c.dataDir, p.email, log)
+	fb, err := emailFeedback(ctx, p.email, store, c.dataDir, log)
 	if err != nil {
 		stopMirror()
 		<-mirrorDone
 		return nil, err
 	}
-	worker := outbox.New(p.email.worker, store, p.email.sender, log)
-	fb.server.Preview = previewer(store, worker)
+	worker := outbox.New(p.email.Worker, store, p.email.Sender, log)
+	fb.Preview = worker.Previewer(store)
 	worker.OnOutcome = mets.EmailOutcome
 	store.OnEmailQueued(worker.Notify)
 	workerCtx, stopWorker := context.WithCancel(context.Background())
@@ -259,7 +254,7 @@ func (c *serveConfig) startBackground(ctx context.Context, p *servePrep, store *
 
 func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metrics.Metrics, bg *background) *server.Server {
 	cfg := p.cfg
-	cfg.Feedback = bg.fb.server
+	cfg.Feedback = bg.fb
 	return server.New(cfg, server.Deps{
 		Store: store, Mirror: bg.mirror, Metrics: mets, Log: p.log,
 		Ready: []func(context.Context) error{
@@ -273,7 +268,7 @@ func (c *serveConfig) newServer(p *servePrep, store *sqlstore.Store, mets *metri
 func (c *serveConfig) announce(env *environment, p *servePrep, self string, addr net.Addr, postgres bool) {
 	fmt.Fprintf(env.stdout, "hogpipe listening on %s\n", self)
 	fmt.Fprintf(env.stdout, "capture token (posthog-js api key): %s\n", p.cfg.CaptureTokens[0])
-	fmt.Fprintln(env.stdout, p.email.describe)
+	fmt.Fprintln(env.stdout, p.email.Describe)
 	for _, n := range p.notices {
 		fmt.Fprintln(env.stdout, n)
 		p.log.Warn(n)

@@ -9,8 +9,8 @@ import (
 	"github.com/hogpipe/hogpipe"
 )
 
-// The checks that keep the email outbox from being used as a relay, one
-// helper each: who may trigger a real send (untrustedHold), how often one
+// The checks that keep the email outbox (outbox.go) from being used as a
+// relay, one helper each: who may trigger a real send (untrustedHold), how often one
 // recipient hears from us (capHolds), and how much is sent per hour
 // (sendBudget).
 

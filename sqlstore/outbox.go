@@ -10,6 +10,15 @@ import (
 	"github.com/hogpipe/hogpipe"
 )
 
+// The email outbox's store side, the queue outbox.Queue describes: an
+// email is queued in its event's transaction (enqueueEmail), claimed under
+// a lease (ClaimEmails), its outcome recorded while the lease holds
+// (FinishEmail), handed back at start when a dead run left it sending
+// (ReleaseSending), requeued by an operator (ReplayEmails); then the reads
+// of the emails table. The rules that keep the outbox from being a relay
+// (who may trigger a send, the frequency cap, the hourly send budgets) are
+// in outbox_relay.go; the suppression list checks in suppressions.go.
+
 // activeForCap are the states that count against the frequency cap: an
 // email that is, or is about to be, on its way.
 const activeForCap = `('queued', 'sending', 'sent', 'retrying', 'dry_run', 'deferred', 'delivered', 'bounced', 'complained')`
