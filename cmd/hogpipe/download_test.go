@@ -25,7 +25,7 @@ func TestSlowExportDownloadCompletes(t *testing.T) {
 	ts := &testServer{DataDir: filepath.Join(dir, "data"), TrainingFile: filepath.Join(dir, "training_data.jsonl")}
 	const examples = 20_000
 	ctx := context.Background()
-	store, err := sqlstore.OpenSQLite(ctx, dbPath(ts.DataDir), sqlstore.Options{})
+	store, err := sqlstore.OpenSQLite(ctx, sqlstore.SQLitePath(ts.DataDir), sqlstore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

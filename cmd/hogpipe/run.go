@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"runtime/debug"
 
 	"github.com/hogpipe/hogpipe/internal/cli"
@@ -110,15 +109,3 @@ func version() string {
 	}
 	return "unknown"
 }
-
-// newLogger, secretFlag: the names the other commands' files use for
-// internal/cli's logger and secret flag.
-func newLogger(w io.Writer, level string) (*slog.Logger, error) { return cli.NewLogger(w, level) }
-
-type secretFlag struct{ cli.Secret }
-
-func (s *secretFlag) register(fs *cli.FlagSet, name, env, usage string) {
-	fs.SecretVar(&s.Secret, name, env, usage)
-}
-
-func (s *secretFlag) resolve() (string, error) { return s.Value() }

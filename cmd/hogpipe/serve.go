@@ -20,25 +20,22 @@ import (
 )
 
 type serveConfig struct {
-	server        server.Settings // address, body size, tokens, secrets and limits
-	dataDir       string
-	trainingFile  string
+	server server.Settings // address, body size, tokens, secrets and limits
+	storeFlags
 	logLevel      string
 	shutdownGrace time.Duration
-	database      string
 	commitLinger  time.Duration
 	commitTimeout time.Duration
 	memoryLimit   string
 	email         outbox.Options
-	training      trainingConfig
+	training      trainingfile.PolicyConfig
 }
 
 func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	c := &serveConfig{}
 	fs := env.flags("serve", "Receive PostHog events over HTTP and feed the destinations.")
 	c.server.Flags(fs)
-	addDataFlags(fs, &c.dataDir, &c.trainingFile)
-	addDatabaseFlag(fs, &c.database)
+	c.storeFlags.register(fs, true)
 	fs.DurationVar(&c.commitLinger, "commit-linger", "HOGPIPE_COMMIT_LINGER", time.Millisecond, "how long a group commit under load waits for more writes to share it (negative: none)")
 	fs.DurationVar(&c.commitTimeout, "commit-timeout", "HOGPIPE_COMMIT_TIMEOUT", 10*time.Second, "longest a group commit on PostgreSQL may take before its requests are answered 503 (a database that stopped answering)")
 	fs.StringVar(&c.memoryLimit, "memory-limit", "HOGPIPE_MEMORY_LIMIT", "auto",
@@ -49,13 +46,6 @@ func serveFlags(env *environment) (*cli.FlagSet, *serveConfig) {
 	fs.DurationVar(&c.shutdownGrace, "shutdown-grace", "HOGPIPE_SHUTDOWN_GRACE", 10*time.Second, "how long shutdown waits for in-flight requests")
 	return fs, c
 }
-
-func addDataFlags(fs *cli.FlagSet, dataDir, trainingFile *string) {
-	fs.StringVar(dataDir, "data-dir", "HOGPIPE_DATA_DIR", "./data", "directory for hogpipe's database")
-	fs.StringVar(trainingFile, "training-file", "HOGPIPE_TRAINING_FILE", "training_data.jsonl", "training data file kept in step with the store")
-}
-
-func dbPath(dataDir string) string { return sqlstore.SQLitePath(dataDir) }
 
 func runServe(ctx context.Context, args []string, env *environment) error {
 	fs, c := serveFlags(env)
@@ -94,7 +84,7 @@ func runServe(ctx context.Context, args []string, env *environment) error {
 		return err
 	}
 	defer closeStore()
-	if err := c.training.KeyPolicy(ctx, p.training, c.dataDir, store, c.database != ""); err != nil {
+	if err := c.training.KeyPolicy(ctx, p.training, c.dataDir, store, c.postgres()); err != nil {
 		return err
 	}
 
@@ -183,7 +173,7 @@ func (c *serveConfig) openStore(ctx context.Context, p *servePrep, gate *server.
 	opts := sqlstore.Options{Logger: p.log, Email: p.email.Policy, Training: p.training, CommitObserver: mets.Commit, Linger: c.commitLinger, CommitTimeout: c.commitTimeout,
 		Progress: gate.SetPhase}
 	store, closeStore, err := sqlstore.Open(ctx, c.dataDir, c.database, opts)
-	if err != nil && c.database != "" && ctx.Err() != nil {
+	if err != nil && c.postgres() && ctx.Err() != nil {
 		// SIGTERM while waiting for another replica's migration.
 		return nil, nil, errStoppedStarting
 	}
