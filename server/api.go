@@ -11,77 +11,59 @@ import (
 
 // handleStats answers GET /api/stats: counts for the dashboard.
 func (s *Server) handleStats() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		st, err := s.store.Stats(r.Context())
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
 		if s.mirror != nil {
 			st.TrainingFileLag = max(0, st.TrainingExamples-s.mirror.Position().Seq)
 		}
-		if st.EmailsByState, err = s.store.EmailCounts(r.Context()); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
+		st.EmailsByState, err = s.store.EmailCounts(r.Context())
+		return st, err
 	})
 }
 
 // handleEvent answers GET /api/events/{id}: one event and what became of it.
 func (s *Server) handleEvent() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		out, err := s.store.Event(r.Context(), r.PathValue("id"))
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
-		if out.Email, err = s.store.EmailForEvent(r.Context(), out.Event.UUID); err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, out)
+		out.Email, err = s.store.EmailForEvent(r.Context(), out.Event.UUID)
+		return out, err
 	})
 }
 
 // handleEventsPerMinute answers GET /api/events-per-minute?minutes=30.
 func (s *Server) handleEventsPerMinute() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		minutes, err := queryInt(r.URL.Query(), "minutes", 30, 1, 24*60)
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
 		from := s.now().Add(-time.Duration(minutes-1) * time.Minute)
 		counts, err := s.store.EventsPerMinute(r.Context(), from)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		if counts == nil {
 			counts = []hogpipe.MinuteCount{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"from": hogpipe.FormatTime(from)[:16], "minutes": counts})
+		return map[string]any{"from": hogpipe.FormatTime(from)[:16], "minutes": counts}, err
 	})
 }
 
 // handleEvents answers GET /api/events?limit=N: the latest events.
 func (s *Server) handleEvents() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		limit, err := queryInt(r.URL.Query(), "limit", 50, 1, 1000)
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
 		evs, err := s.store.RecentEvents(r.Context(), limit)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
 		if evs == nil {
 			evs = []hogpipe.StoredEvent{}
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"events": evs})
+		return map[string]any{"events": evs}, err
 	})
 }
 
@@ -121,28 +103,22 @@ func (s *Server) handleTrainingData() http.Handler {
 // handleEmails answers GET /api/emails?state=failed&limit=100: emails with
 // their state, attempts, last error and next attempt time.
 func (s *Server) handleEmails() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		q := r.URL.Query()
 		var state hogpipe.EmailState
 		if v := q.Get("state"); v != "" {
 			st, err := hogpipe.ParseEmailState(v)
 			if err != nil {
-				writeError(w, r, s.log, asParam("state", err))
-				return
+				return nil, asParam("state", err)
 			}
 			state = st
 		}
 		limit, err := queryInt(q, "limit", 100, 1, 1000)
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
 		emails, err := s.store.ListEmails(r.Context(), state, limit)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"emails": emails})
+		return map[string]any{"emails": emails}, err
 	})
 }
 
@@ -150,7 +126,7 @@ func (s *Server) handleEmails() http.Handler {
 // emails in that state are queued again with a fresh set of attempts.
 // Only failed and retrying emails: the API never forces a re-send.
 func (s *Server) handleReplayEmails() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		v := r.URL.Query().Get("state")
 		if v == "" {
 			v = string(hogpipe.EmailFailed)
@@ -160,31 +136,20 @@ func (s *Server) handleReplayEmails() http.Handler {
 			err = hogpipe.CheckReplay(state, false) // the store checks too; here it is a bad parameter
 		}
 		if err != nil {
-			writeError(w, r, s.log, asParam("state", err))
-			return
+			return nil, asParam("state", err)
 		}
 		n, err := s.store.ReplayEmails(r.Context(), state, s.now(), false)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "requeued": n})
+		return map[string]any{"status": "ok", "requeued": n}, err
 	})
 }
 
 // handleTrainingStats answers GET /api/training-stats?top=10.
 func (s *Server) handleTrainingStats() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		top, err := queryInt(r.URL.Query(), "top", 10, 1, 100)
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
-		st, err := s.store.TrainingStats(r.Context(), top)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, st)
+		return s.store.TrainingStats(r.Context(), top)
 	})
 }

@@ -306,18 +306,12 @@ func emailID(r *http.Request) (int64, error) {
 // handleEmail answers GET /api/emails/{id}: one email with its counters
 // and history.
 func (s *Server) handleEmail() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return s.answerJSON(func(r *http.Request) (any, error) {
 		id, err := emailID(r)
 		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+			return nil, err
 		}
-		m, err := s.store.Email(r.Context(), id)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, m)
+		return s.store.Email(r.Context(), id)
 	})
 }
 

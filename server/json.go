@@ -58,6 +58,20 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
+// answerJSON makes a handler of work that returns what to answer (200,
+// JSON) or an error, answered as writeError maps it: a handler cannot
+// forget to stop after an error, nor answer half a value.
+func (s *Server) answerJSON(work func(r *http.Request) (any, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v, err := work(r)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
