@@ -2,12 +2,11 @@ package trainingfile
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/hogpipe/hogpipe"
 	"github.com/hogpipe/hogpipe/internal/cli"
+	"github.com/hogpipe/hogpipe/internal/secretkey"
 	"github.com/hogpipe/hogpipe/redact"
 )
 
@@ -25,7 +24,7 @@ func (c *PolicyConfig) Flags(fs *cli.FlagSet) {
 	fs.StringVar(&c.redact, "redact", "HOGPIPE_REDACT", "all", "kinds of personal data replaced in prompts: all, none, or a list of "+strings.Join(redact.All, ","))
 	fs.IntVar(&c.maxPromptBytes, "max-prompt-bytes", "HOGPIPE_MAX_PROMPT_BYTES", hogpipe.DefaultMaxPromptBytes, "longer prompts are truncated (and marked) in training data; 0: no limit")
 	fs.BoolVar(&c.pseudonymize, "pseudonymize-user-id", "HOGPIPE_PSEUDONYMIZE_USER_ID", true, "replace a user_id holding personal data (an email, a phone number) by a keyed hash in training data")
-	fs.StringVar(&c.pseudonymKey, "pseudonym-key", "HOGPIPE_PSEUDONYM_KEY", "", "key of the user_id hash (16+ characters); unset: "+redact.PseudonymKeyFile+" in --data-dir, or stored in the database with PostgreSQL")
+	fs.StringVar(&c.pseudonymKey, "pseudonym-key", "HOGPIPE_PSEUDONYM_KEY", "", "key of the user_id hash (16+ characters); unset: "+PseudonymKeyFile+" in --data-dir, or stored in the database with PostgreSQL")
 }
 
 // Policy checks the flags and builds the policy, without its user_id
@@ -42,10 +41,15 @@ func (c *PolicyConfig) Policy() (*hogpipe.TrainingPolicy, error) {
 }
 
 // SharedSecrets keeps secrets every replica shares (sqlstore on
-// PostgreSQL): fresh makes the secret when there is none yet.
-type SharedSecrets interface {
-	SharedSecret(ctx context.Context, name string, fresh func() (string, error)) (string, error)
-}
+// PostgreSQL).
+type SharedSecrets = secretkey.Shared
+
+// PseudonymKeyFile names the file that holds the pseudonym key of a
+// deployment without a shared database, in its data directory.
+const PseudonymKeyFile = "pseudonym.key"
+
+// MinKeyLen is the shortest pseudonym key accepted, in characters.
+const MinKeyLen = 16
 
 // KeyPolicy completes policy with the user_id pseudonymizer, its key
 // taken from the flag, else (shared: PostgreSQL) the database every
@@ -60,15 +64,15 @@ func (c *PolicyConfig) KeyPolicy(ctx context.Context, policy *hogpipe.TrainingPo
 	var err error
 	switch {
 	case key != "":
-		if len(key) < redact.MinKeyLen {
-			return cli.Usagef("--pseudonym-key is %d characters; use at least %d (e.g. openssl rand -hex 32)", len(key), redact.MinKeyLen)
-		}
-	case shared:
-		if key, err = secrets.SharedSecret(ctx, "pseudonym-key", redact.NewKey); err != nil {
-			return fmt.Errorf("pseudonym key: %w", err)
+		if len(key) < MinKeyLen {
+			return cli.Usagef("--pseudonym-key is %d characters; use at least %d (e.g. openssl rand -hex 32)", len(key), MinKeyLen)
 		}
 	default:
-		if key, err = redact.LoadOrCreateKey(filepath.Join(dataDir, redact.PseudonymKeyFile)); err != nil {
+		if !shared {
+			secrets = nil // the data directory's file
+		}
+		k := secretkey.Key{Secret: "pseudonym-key", File: PseudonymKeyFile, MinLen: MinKeyLen}
+		if key, err = k.Load(ctx, secrets, dataDir); err != nil {
 			return err
 		}
 	}

@@ -47,25 +47,6 @@ func TestLoadSecretMakesAPrivateKeyFileOnce(t *testing.T) {
 	}
 }
 
-// A key file that appears between the read that found none and the
-// create is kept and used: replacing it would break the links made with
-// it, and failing would stop a start that has a perfectly good key.
-func TestLoadSecretKeepsAKeyCreatedMeanwhile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), KeyFile)
-	theirs := strings.Repeat("b", 64)
-	got, err := loadSecretFile(path, strings.Repeat("a", 64), func() {
-		if err := os.WriteFile(path, []byte(theirs+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	})
-	if err != nil || got != theirs {
-		t.Fatalf("got %q, %v; want the key created meanwhile", got, err)
-	}
-	if b, _ := os.ReadFile(path); strings.TrimSpace(string(b)) != theirs {
-		t.Errorf("the file now holds %q", b)
-	}
-}
-
 // Starts racing for a fresh data directory all end up with one key.
 func TestLoadSecretRacingStartsAgree(t *testing.T) {
 	dir := t.TempDir()
