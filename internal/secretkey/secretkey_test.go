@@ -112,3 +112,21 @@ func TestSharedKeyWritesNoFile(t *testing.T) {
 		t.Errorf("files written with a shared store: %v", entries)
 	}
 }
+
+// A key file that exists but reads as missing (a link to a secret not
+// mounted yet) is an error naming the file, at once: not a loop that
+// retries the create forever, and nothing is left beside it.
+func TestDanglingLinkIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, testKey.File)
+	if err := os.Symlink(filepath.Join(dir, "not-mounted", "key"), path); err != nil {
+		t.Fatal(err)
+	}
+	k, err := testKey.Load(context.Background(), nil, dir)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("dangling link: key %q, err %v; want an error naming %s", k, err, path)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("left behind: %v", entries)
+	}
+}
