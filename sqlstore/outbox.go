@@ -209,20 +209,8 @@ func (s *Store) FinishEmail(ctx context.Context, claimed hogpipe.Email, out hogp
 // serve calls it at start: it owns the data directory, so no other worker
 // can be sending, and waiting out the leases would only delay them.
 func (s *Store) ReleaseSending(ctx context.Context, now time.Time) (int64, error) {
-	var n int64
-	err := s.write(ctx, func(t *txn) error {
-		res, err := t.Exec(`UPDATE emails SET state = 'queued', next_attempt_at = ?, lease_until = NULL, updated_at = ?
-			WHERE state = 'sending'`, hogpipe.FormatTime(now), hogpipe.FormatTime(now))
-		if err != nil {
-			return unavailable("release emails", err)
-		}
-		n, _ = res.RowsAffected()
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	return n, nil
+	return s.update(ctx, "release emails", `UPDATE emails SET state = 'queued', next_attempt_at = ?, lease_until = NULL, updated_at = ?
+		WHERE state = 'sending'`, hogpipe.FormatTime(now), hogpipe.FormatTime(now))
 }
 
 // ReplayEmails requeues every email in state (failed, usually) with a fresh
@@ -232,13 +220,19 @@ func (s *Store) ReplayEmails(ctx context.Context, state hogpipe.EmailState, now 
 	if err := hogpipe.CheckReplay(state, force); err != nil {
 		return 0, err
 	}
+	return s.update(ctx, "replay emails", `UPDATE emails SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = NULL,
+		last_error = '', reason = '', updated_at = ? WHERE state = ?`,
+		hogpipe.FormatTime(now), hogpipe.FormatTime(now), string(state))
+}
+
+// update runs one UPDATE (or DELETE) in a write transaction of its own and says how
+// many rows it changed; what names the work in its error.
+func (s *Store) update(ctx context.Context, what, q string, args ...any) (int64, error) {
 	var n int64
 	err := s.write(ctx, func(t *txn) error {
-		res, err := t.Exec(`UPDATE emails SET state = 'queued', attempts = 0, next_attempt_at = ?, lease_until = NULL,
-			last_error = '', reason = '', updated_at = ? WHERE state = ?`,
-			hogpipe.FormatTime(now), hogpipe.FormatTime(now), string(state))
+		res, err := t.Exec(q, args...)
 		if err != nil {
-			return unavailable("replay emails", err)
+			return unavailable(what, err)
 		}
 		n, _ = res.RowsAffected()
 		return nil

@@ -100,17 +100,8 @@ func (s *Store) AddSuppressions(ctx context.Context, list []hogpipe.Suppression)
 
 // RemoveSuppression takes an address off the list; false when it was not on it.
 func (s *Store) RemoveSuppression(ctx context.Context, addr string) (bool, error) {
-	var removed bool
-	err := s.write(ctx, func(t *txn) error {
-		res, err := t.Exec(`DELETE FROM suppressions WHERE address = ?`, hogpipe.NormalizeAddress(addr))
-		if err != nil {
-			return unavailable("remove from the suppression list", err)
-		}
-		n, _ := res.RowsAffected()
-		removed = n == 1
-		return nil
-	})
-	return removed, err
+	n, err := s.update(ctx, "remove from the suppression list", `DELETE FROM suppressions WHERE address = ?`, hogpipe.NormalizeAddress(addr))
+	return n == 1, err
 }
 
 // ListSuppressions returns entries newest first, optionally of one reason.
