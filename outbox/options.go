@@ -89,19 +89,6 @@ type Setup struct {
 // Describe) what will happen to emails. Real sending needs a way to
 // unsubscribe, or an explicit opt-out. Errors are usage errors.
 func (o *Options) Build(log *slog.Logger) (*Setup, error) {
-	for _, sc := range []struct {
-		to   *string
-		from *cli.Secret
-	}{{&o.UnsubscribeSecret, &o.unsubscribeSecret}, {&o.WebhookSigningKey, &o.signingKey}} {
-		if *sc.to != "" {
-			continue
-		}
-		v, err := sc.from.Value()
-		if err != nil {
-			return nil, err
-		}
-		*sc.to = v
-	}
 	events := cli.SplitList(o.Events)
 	if o.CapWindow < 0 || o.Workers < 1 || o.MaxAttempts < 1 || o.Timeout <= 0 || o.Backoff <= 0 {
 		return nil, cli.Usagef("email settings must be positive: --email-workers, --email-max-attempts, --email-timeout, --email-backoff (and --email-cap-window ≥ 0)")
@@ -173,6 +160,21 @@ func (o *Options) Build(log *slog.Logger) (*Setup, error) {
 // checkFeedback checks the way back from email against the setup: real
 // sending needs a way to unsubscribe, or an explicit opt-out.
 func (o *Options) checkFeedback(email *Setup) error {
+	// The secrets are read here, after the destination's checks and the
+	// start-up line: that is the order serve has always reported in.
+	for _, sc := range []struct {
+		to   *string
+		from *cli.Secret
+	}{{&o.UnsubscribeSecret, &o.unsubscribeSecret}, {&o.WebhookSigningKey, &o.signingKey}} {
+		if *sc.to != "" {
+			continue
+		}
+		v, err := sc.from.Value()
+		if err != nil {
+			return err
+		}
+		*sc.to = v
+	}
 	if o.TokenTTL < 24*time.Hour {
 		return cli.Usagef("--unsubscribe-token-ttl %s is too short: links must keep working for weeks (CAN-SPAM asks for 30 days)", o.TokenTTL)
 	}

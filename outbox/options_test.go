@@ -268,3 +268,35 @@ func TestOptionsSecrets(t *testing.T) {
 		})
 	}
 }
+
+// Build checks the email destination's settings before the way back's
+// secrets, as serve did before the options moved here: a run with a bad
+// MAIL_FROM and a missing key file names MAIL_FROM first, and the start-up
+// line saying what happens to emails is logged before a secret is refused.
+func TestOptionsBuildChecksSecretsAfterTheDestination(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none")
+	for _, c := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"workers", map[string]string{"HOGPIPE_EMAIL_WORKERS": "0", "HOGPIPE_UNSUBSCRIBE_SECRET_FILE": missing}, "--email-workers"},
+		{"from", map[string]string{"MAIL_FROM": "Team", "MAILGUN_WEBHOOK_SIGNING_KEY_FILE": missing}, "MAIL_FROM"},
+		{"mailgun", map[string]string{"MAILGUN_API_KEY": "key-test", "MAILGUN_WEBHOOK_SIGNING_KEY": "a", "MAILGUN_WEBHOOK_SIGNING_KEY_FILE": missing}, "MAILGUN_DOMAIN is not"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := fromEnv(t, c.env).Build(quiet)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("Build = %v, want the error naming %q first", err, c.want)
+			}
+		})
+	}
+	var logged strings.Builder
+	_, err := fromEnv(t, map[string]string{"HOGPIPE_UNSUBSCRIBE_SECRET_FILE": missing}).Build(slog.New(slog.NewTextHandler(&logged, nil)))
+	if err == nil || !strings.Contains(err.Error(), "HOGPIPE_UNSUBSCRIBE_SECRET_FILE") {
+		t.Fatalf("Build = %v, want the missing file named", err)
+	}
+	if !strings.Contains(logged.String(), "email: DRY-RUN") {
+		t.Errorf("log %q: the start-up line is missing before the secret's refusal", logged.String())
+	}
+}

@@ -5,7 +5,7 @@
 //
 //   - render.go: NewExample, the line's content (redaction, truncation,
 //     pseudonym) under a hogpipe.TrainingPolicy; policy.go: that policy's
-//     flags and its pseudonym key (the key file itself: redact/keyfile.go).
+//     flags and its pseudonym key (the key itself: internal/secretkey).
 //     The types (hogpipe.TrainingExample, ExampleLine, TrainingPolicy) and
 //     the JSON line encoder (hogpipe.MarshalLine) are in the root package,
 //     which every store and handler shares; the store renders at ingest and
